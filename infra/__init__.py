@@ -1,0 +1,1 @@
+"""Reusable Pulumi components. They know nothing about environments: stacks/ configures and wires them."""

@@ -1,0 +1,1 @@
+"""Per-environment stacks: typed configuration, the composition of infra components, and stack tools."""
