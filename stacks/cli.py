@@ -1,0 +1,54 @@
+"""Command line of the stack tools.
+
+    python -m stacks plan <stack> [--json]   offline plan: what the stack would create, no cloud needed
+
+Exit status: 0 on success, 2 for an unknown stack or an invalid stack file (every problem listed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Sequence
+
+from stacks.config import StackConfigError, available_stacks
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m stacks", description="Tools that operate on a stack.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    plan = commands.add_parser("plan", help="show what a stack would create, offline (Pulumi mocks)")
+    plan.add_argument("stack", help="stack name: a Pulumi.<stack>.yaml next to Pulumi.yaml")
+    plan.add_argument("--json", action="store_true", help="print a JSON document instead of the tree")
+    return parser
+
+
+def _check_stack(stack: str) -> str | None:
+    stacks = available_stacks()
+    if stack not in stacks:
+        return f"unknown stack {stack!r}: expected one of {', '.join(stacks) or '(none)'} (a Pulumi.<stack>.yaml file)"
+    return None
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from stacks.offline import run_plan
+    from stacks.offline.render import render_json, render_text
+
+    plan = run_plan(args.stack)
+    sys.stdout.write(render_json(plan) if args.json else render_text(plan))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    problem = _check_stack(args.stack)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "plan":
+            return _plan(args)
+    except StackConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    raise AssertionError(f"unhandled command {args.command}")

@@ -1,0 +1,200 @@
+"""Load and validate a stack's configuration, from its file (offline tools) or from Pulumi (``pulumi up``).
+
+Both paths end in ``validate``: the same model, the same rules, the same messages. Nothing is
+registered before validation passed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from stacks.config.base import Section
+from stacks.config.model import NAMESPACE, TIERS, StackConfig
+from stacks.config.problems import MISSING, Problem, StackConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+# Keys of other namespaces that Pulumi itself understands and that do not configure this program.
+_FOREIGN_NAMESPACES_ALLOWED = ("pulumi:",)
+
+
+def stack_file(stack: str, root: Path = PROJECT_ROOT) -> Path:
+    return root / f"Pulumi.{stack}.yaml"
+
+
+def available_stacks(root: Path = PROJECT_ROOT) -> list[str]:
+    """Stacks that have a ``Pulumi.<stack>.yaml`` next to ``Pulumi.yaml``."""
+    return sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+
+
+def load_stack_file(path: Path) -> StackConfig:
+    """Read and validate a ``Pulumi.<stack>.yaml`` file. Raises StackConfigError naming every problem."""
+    source = path.name
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise StackConfigError(source, [Problem("(file)", str(path), f"cannot read the stack file: {exc}")]) from None
+    except yaml.YAMLError as exc:
+        raise StackConfigError(source, [Problem("(file)", str(path), f"not valid YAML: {exc}")]) from None
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise StackConfigError(source, [Problem("(file)", type(document).__name__, "expected a mapping with a config: key")])
+    unknown_top = sorted(set(document) - {"config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment"})
+    problems = [Problem(key, document[key], "unknown top-level key of a Pulumi stack file") for key in unknown_top]
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise StackConfigError(source, [*problems, Problem("config", config, "expected a mapping of namespaced keys")])
+    return validate(config, source, problems)
+
+
+def load_from_pulumi() -> StackConfig:
+    """Validate the configuration the Pulumi engine handed to this program (``pulumi up``/``preview``)."""
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    merged: dict[str, Any] = dict(runtime_config.get_config_env())
+    merged.update(runtime_config.CONFIG.get())
+    flat: dict[str, Any] = {}
+    for key, value in merged.items():
+        flat[key] = _decode(value)
+    return validate(flat, f"Pulumi.{pulumi.get_stack()}.yaml")
+
+
+def _decode(value: Any) -> Any:
+    """The engine passes structured values as JSON text and plain values as text."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def validate(config: Mapping[str, Any], source: str, problems: list[Problem] | None = None) -> StackConfig:
+    """Validate namespaced config (``{"batch-platform:network": {...}, ...}``) into a StackConfig.
+
+    Collects every problem (types, unknown keys, cross-field and per-tier rules) and raises one
+    StackConfigError listing them all.
+    """
+    problems = list(problems or [])
+    raw: dict[str, Any] = {}
+    prefix = f"{NAMESPACE}:"
+    for key, value in config.items():
+        if key.startswith(prefix):
+            raw[key[len(prefix) :]] = value
+        elif key.startswith(_FOREIGN_NAMESPACES_ALLOWED):
+            continue
+        else:
+            problems.append(
+                Problem(
+                    key,
+                    value,
+                    f"not read by this program: every setting lives under {prefix} "
+                    f"(the region is {prefix}region; the program builds its own AWS provider from it)",
+                )
+            )
+
+    try:
+        parsed = StackConfig.model_validate(raw)
+    except ValidationError as exc:
+        field_problems = [_to_problem(err) for err in exc.errors(include_url=False)]
+        problems += field_problems
+        problems += _rules_of_valid_sections(raw, {p.path.split(".")[0] for p in field_problems})
+        raise StackConfigError(source, problems) from None
+
+    problems += parsed.problems(parsed.tier)
+    if problems:
+        raise StackConfigError(source, problems)
+    return parsed
+
+
+def _rules_of_valid_sections(raw: dict[str, Any], broken: set[str]) -> list[Problem]:
+    """Run the per-tier rules of the sections that parsed, so one run reports everything it can."""
+    tier = raw.get("tier")
+    if tier not in TIERS:
+        return []
+    found: list[Problem] = []
+    for name, field in StackConfig.model_fields.items():
+        cls = field.annotation
+        if name in broken or not (isinstance(cls, type) and issubclass(cls, Section)):
+            continue
+        try:
+            section = cls.model_validate(raw.get(name, {}))
+        except ValidationError:
+            continue
+        found += section.problems(tier, name)
+    return found
+
+
+def _to_problem(err: dict[str, Any]) -> Problem:
+    loc = [str(part) for part in err["loc"]]
+    path = ".".join(loc) or "(root)"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(err["loc"][:-1])
+        close = difflib.get_close_matches(loc[-1], allowed, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        return Problem(path, err["input"], f"unknown key; {hint}expected one of: {', '.join(allowed)}")
+    description = _description(err["loc"])
+    if kind == "missing":
+        return Problem(path, MISSING, f"required{': ' + description if description else ''}")
+    message = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    for wordy, short in (
+        ("Input should be", "expected"),
+        ("String should", "expected a string to"),
+        ("greater than or equal to", ">="),
+        ("less than or equal to", "<="),
+        ("greater than", ">"),
+        ("less than", "<"),
+    ):
+        message = message.replace(wordy, short)
+    if description:
+        message = f"{message} ({description})"
+    return Problem(path, err.get("input"), message)
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that holds the key at ``loc`` (walking nested models and dict values)."""
+    model: Any = StackConfig
+    for part in loc:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return None
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        model = _unwrap_model(field.annotation)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _unwrap_model(annotation: Any) -> Any:
+    """Find the model inside Optional[...] / dict[str, Model] annotations."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _unwrap_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _allowed_keys(parent_loc: tuple[Any, ...]) -> list[str]:
+    model = _model_at(parent_loc) if parent_loc else StackConfig
+    if model is None and parent_loc:
+        # dict[str, Model]: the key in between is a user-chosen name (e.g. a node group name).
+        model = _model_at(parent_loc[:-1])
+    return sorted(model.model_fields) if model is not None else []
+
+
+def _description(loc: tuple[Any, ...]) -> str:
+    model = _model_at(loc[:-1]) if len(loc) > 1 else StackConfig
+    if model is None:
+        return ""
+    field = model.model_fields.get(str(loc[-1]))
+    return (field.description or "") if field is not None else ""

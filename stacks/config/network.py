@@ -1,0 +1,50 @@
+"""Config section ``network``: the VPC and its subnets."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from infra.cidr import MAX_AZ_COUNT, MIN_AZ_COUNT, CidrPlanError, plan_subnets
+from stacks.config.base import RetentionDays, Section
+from stacks.config.problems import Problem
+
+
+class NetworkConfig(Section):
+    """The VPC: CIDR, how many AZs it spans, NAT strategy and flow logs."""
+
+    vpc_cidr: str = Field(
+        "10.0.0.0/16",
+        description="VPC range; a /16 gives each AZ a /19 private subnet for nodes and pods.",
+    )
+    az_count: int = Field(
+        3,
+        ge=MIN_AZ_COUNT,
+        le=MAX_AZ_COUNT,
+        description="AZs to spread subnets over; EKS needs at least 2, 3 survives the loss of one.",
+    )
+    nat_gateways: Literal["one_per_az", "single"] = Field(
+        "one_per_az",
+        description="one_per_az keeps egress up when an AZ fails; single is cheaper (dev).",
+    )
+    flow_logs_retention_days: RetentionDays = Field(
+        365, description="How long VPC flow logs are kept in CloudWatch Logs."
+    )
+
+    def problems(self, tier: str, path: str) -> list[Problem]:
+        found = []
+        try:
+            plan_subnets(self.vpc_cidr, self.az_count)
+        except CidrPlanError as exc:
+            found.append(Problem(f"{path}.vpc_cidr", self.vpc_cidr, str(exc)))
+        if tier == "prod" and self.nat_gateways != "one_per_az":
+            found.append(
+                Problem(
+                    f"{path}.nat_gateways",
+                    self.nat_gateways,
+                    "prod needs one_per_az: with a single NAT gateway, losing its AZ cuts every "
+                    "node's egress (image pulls, AWS APIs)",
+                )
+            )
+        return found

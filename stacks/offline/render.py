@@ -1,0 +1,121 @@
+"""Render a Plan as a readable tree (for people) or a JSON document (for tools)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from stacks.offline.harness import Plan, RecordedResource
+
+# The inputs worth seeing at a glance, per resource type (dotted paths into the inputs).
+KEY_INPUTS: dict[str, tuple[str, ...]] = {
+    "pulumi:providers:aws": ("region",),
+    "aws:ec2/vpc:Vpc": ("cidrBlock", "enableDnsSupport", "enableDnsHostnames"),
+    "aws:ec2/subnet:Subnet": ("availabilityZone", "cidrBlock", "tags.tier"),
+    "aws:ec2/natGateway:NatGateway": ("subnetId",),
+    "aws:ec2/route:Route": ("destinationCidrBlock", "gatewayId", "natGatewayId"),
+    "aws:ec2/flowLog:FlowLog": ("trafficType", "logDestinationType"),
+    "aws:cloudwatch/logGroup:LogGroup": ("name", "retentionInDays"),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": ("serviceName", "vpcEndpointType"),
+    "aws:rds/subnetGroup:SubnetGroup": ("subnetIds",),
+}
+
+
+def _short(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _flags(resource: RecordedResource) -> str:
+    opts = resource.options
+    flags = []
+    if opts["protect"]:
+        flags.append("protect")
+    if opts["retainOnDelete"]:
+        flags.append("retain-on-delete")
+    if opts["ignoreChanges"]:
+        flags.append("ignore-changes: " + ",".join(opts["ignoreChanges"]))
+    if resource.secret_paths:
+        flags.append("secret: " + ",".join(resource.secret_paths))
+    return f"  [{'; '.join(flags)}]" if flags else ""
+
+
+def _settings(resource: RecordedResource) -> str:
+    parts = []
+    for path in KEY_INPUTS.get(resource.type, ()):
+        value = resource.input(path)
+        if value is not None:
+            parts.append(f"{path}={_short(value)}")
+    return ("  " + " ".join(parts)) if parts else ""
+
+
+def render_text(plan: Plan) -> str:
+    config = plan.config
+    lines = [
+        f"Offline plan of stack {plan.stack} (tier {config.tier}, region {config.region}).",
+        "Nothing was read from or sent to AWS; invoke answers below are placeholders.",
+        "",
+    ]
+
+    def visit(node: RecordedResource | None, prefix: str) -> None:
+        children = plan.children(node)
+        for i, child in enumerate(children):
+            last = i == len(children) - 1
+            branch = "└─ " if last else "├─ "
+            lines.append(f"{prefix}{branch}{child.type}  {child.name}{_settings(child)}{_flags(child)}")
+            visit(child, prefix + ("   " if last else "│  "))
+
+    for top in plan.children(None):
+        lines.append(f"{top.type}  {top.name}{_settings(top)}{_flags(top)}")
+        visit(top, "")
+    lines += ["", "Resources by type:"]
+    counts = Counter(r.type for r in plan.resources)
+    for type_, count in sorted(counts.items()):
+        lines.append(f"  {count:4d}  {type_}")
+    lines.append(f"  {len(plan.resources):4d}  total")
+    lines += ["", "Stack outputs:"]
+    for key in sorted(plan.outputs):
+        lines.append(f"  {key} = {_short(plan.outputs[key])}")
+    lines += ["", "Offline placeholders (canned invoke answers, not read from AWS):"]
+    seen = set()
+    for invoke in plan.invokes:
+        shown = f"  {invoke.token}({_short(invoke.args)}) -> {_short(invoke.result)}"
+        if shown not in seen:
+            seen.add(shown)
+            lines.append(shown)
+    return "\n".join(lines) + "\n"
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """The JSON form: per resource its type, name, parent, inputs (secrets masked) and options."""
+    return {
+        "stack": plan.stack,
+        "tier": plan.config.tier,
+        "region": plan.config.region,
+        "offline": True,
+        "resources": [
+            {
+                "type": r.type,
+                "name": r.name,
+                "urn": r.urn,
+                "parent": r.parent,
+                "custom": r.custom,
+                "inputs": r.inputs,
+                "secretInputs": r.secret_paths,
+                "options": r.options,
+            }
+            for r in plan.resources
+        ],
+        "totals": dict(sorted(Counter(r.type for r in plan.resources).items())),
+        "outputs": plan.outputs,
+        "secretOutputs": plan.secret_outputs,
+        "placeholders": [
+            {"invoke": i.token, "args": i.args, "result": i.result, "note": "offline placeholder, not read from AWS"}
+            for i in plan.invokes
+        ],
+    }
+
+
+def render_json(plan: Plan) -> str:
+    return json.dumps(plan_document(plan), indent=2, sort_keys=True, default=str) + "\n"
