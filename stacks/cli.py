@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from stacks.config import StackConfigError, available_stacks
+from stacks.config.loader import PROJECT_ROOT
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m stacks", description="Tools that operate on a stack.")
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=PROJECT_ROOT,
+        help="directory holding Pulumi.yaml and the Pulumi.<stack>.yaml files (default: this repository)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     plan = commands.add_parser("plan", help="show what a stack would create, offline (Pulumi mocks)")
     plan.add_argument("stack", help="stack name: a Pulumi.<stack>.yaml next to Pulumi.yaml")
@@ -23,8 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_stack(stack: str) -> str | None:
-    stacks = available_stacks()
+def _check_stack(stack: str, root: Path) -> str | None:
+    stacks = available_stacks(root)
     if stack not in stacks:
         return f"unknown stack {stack!r}: expected one of {', '.join(stacks) or '(none)'} (a Pulumi.<stack>.yaml file)"
     return None
@@ -34,14 +42,14 @@ def _plan(args: argparse.Namespace) -> int:
     from stacks.offline import run_plan
     from stacks.offline.render import render_json, render_text
 
-    plan = run_plan(args.stack)
+    plan = run_plan(args.stack, args.project_dir)
     sys.stdout.write(render_json(plan) if args.json else render_text(plan))
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    problem = _check_stack(args.stack)
+    problem = _check_stack(args.stack, args.project_dir)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2

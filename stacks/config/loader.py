@@ -135,6 +135,8 @@ def _rules_of_valid_sections(raw: dict[str, Any], broken: set[str]) -> list[Prob
 
 def _to_problem(err: dict[str, Any]) -> Problem:
     loc = [str(part) for part in err["loc"]]
+    if loc and loc[-1] == "[key]":  # a dict key failed its own validation: name the key itself
+        loc = loc[:-1]
     path = ".".join(loc) or "(root)"
     kind = err["type"]
     if kind == "extra_forbidden":

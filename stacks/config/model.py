@@ -6,9 +6,9 @@ production-shaped choice; a cheaper environment loosens them explicitly in its s
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from stacks.config.base import Section
 from stacks.config.network import NetworkConfig
@@ -17,6 +17,14 @@ from stacks.config.problems import Problem
 NAMESPACE = "batch-platform"
 
 TIERS = ("dev", "prod")
+
+
+def _tag_key(key: str) -> str:
+    if key.lower().startswith("aws:"):
+        raise ValueError("tag keys starting with aws: are reserved by AWS")
+    if not 1 <= len(key) <= 128:
+        raise ValueError("tag keys are 1 to 128 characters long")
+    return key
 
 
 class StackConfig(Section):
@@ -29,7 +37,7 @@ class StackConfig(Section):
         pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$",
         description="AWS region every resource of the stack lives in, e.g. eu-west-1.",
     )
-    tags: dict[str, str] = Field(
+    tags: dict[Annotated[str, AfterValidator(_tag_key)], str] = Field(
         default_factory=dict,
         description="Extra tags on every AWS resource (added to the provider's default tags).",
     )
@@ -41,7 +49,4 @@ class StackConfig(Section):
             section = getattr(self, name)
             if isinstance(section, Section):
                 found += section.problems(tier, name)
-        for key in self.tags:
-            if key.lower().startswith("aws:"):
-                found.append(Problem(f"tags.{key}", key, "tag keys starting with aws: are reserved by AWS"))
         return found

@@ -51,9 +51,9 @@ def _settings(resource: RecordedResource) -> str:
 
 
 def render_text(plan: Plan) -> str:
-    config = plan.config
+    about = f" (tier {plan.config.tier}, region {plan.config.region})" if plan.config else ""
     lines = [
-        f"Offline plan of stack {plan.stack} (tier {config.tier}, region {config.region}).",
+        f"Offline plan of stack {plan.stack}{about}.",
         "Nothing was read from or sent to AWS; invoke answers below are placeholders.",
         "",
     ]
@@ -91,8 +91,8 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     """The JSON form: per resource its type, name, parent, inputs (secrets masked) and options."""
     return {
         "stack": plan.stack,
-        "tier": plan.config.tier,
-        "region": plan.config.region,
+        "tier": plan.config.tier if plan.config else None,
+        "region": plan.config.region if plan.config else None,
         "offline": True,
         "resources": [
             {
