@@ -268,3 +268,12 @@ def test_an_instance_class_too_small_fails_before_registering(plans):
         "  - Pulumi.prod.yaml: database.instance_class = \"db.z1.huge\": unknown RDS instance class 'db.z1.huge': "
         "its memory (and so its connection limit) is not in infra/pgbouncer.py RDS_INSTANCE_MEMORY_GIB; add it there"
     )
+
+
+def test_url_is_the_load_balancer_address_without_a_hostname(monkeypatch):
+    config = load_stack_file(stack_file("prod"))
+    ui = config.airflow.ui.model_copy(update={"hostname": None})
+    config = config.model_copy(update={"airflow": config.airflow.model_copy(update={"ui": ui})})
+    monkeypatch.setitem(globals(), "load_stack_file", lambda path: config)
+    plan = record(_program("prod"), stack="prod")
+    assert plan.outputs["airflow_url"] == "https://offline-placeholder-prod-airflow-ui.elb.eu-west-1.amazonaws.com"
