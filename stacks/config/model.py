@@ -10,7 +10,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
+from stacks.config.airflow import AirflowConfig
 from stacks.config.base import Section
+from stacks.config.batch import BatchConfig
 from stacks.config.network import NetworkConfig
 from stacks.config.problems import Problem
 
@@ -42,6 +44,8 @@ class StackConfig(Section):
         description="Extra tags on every AWS resource (added to the provider's default tags).",
     )
     network: NetworkConfig = Field(default_factory=NetworkConfig)
+    airflow: AirflowConfig = Field(default_factory=AirflowConfig)
+    batch: BatchConfig = Field(default_factory=BatchConfig)
 
     def problems(self, tier: str, path: str = "") -> list[Problem]:
         found: list[Problem] = []
@@ -49,4 +53,8 @@ class StackConfig(Section):
             section = getattr(self, name)
             if isinstance(section, Section):
                 found += section.problems(tier, name)
+        if self.batch.namespace == self.airflow.namespace:
+            found.append(
+                Problem("batch.namespace", self.batch.namespace, "must differ from airflow.namespace (batch Jobs get their own guard rails)")
+            )
         return found

@@ -73,4 +73,9 @@ def generic_outputs(type_: str, name: str, inputs: dict[str, Any], region: str) 
 
 OUTPUTS: dict[str, OutputAnswer] = {
     "aws:ec2/vpc:Vpc": lambda name, inputs, region: {"defaultSecurityGroupId": f"sg-{PLACEHOLDER}"},
+    "random:index/randomPassword:RandomPassword": lambda name, inputs, region: {"result": f"{PLACEHOLDER}-{name}"},
+    # A LoadBalancer Service's address, as the service controller would report it.
+    "kubernetes:core/v1:Service": lambda name, inputs, region: {
+        "status": {"loadBalancer": {"ingress": [{"hostname": f"{PLACEHOLDER}-{name}.elb.{region}.amazonaws.com"}]}}
+    },
 }

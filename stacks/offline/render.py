@@ -19,6 +19,16 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
     "aws:cloudwatch/logGroup:LogGroup": ("name", "retentionInDays"),
     "aws:ec2/vpcEndpoint:VpcEndpoint": ("serviceName", "vpcEndpointType"),
     "aws:rds/subnetGroup:SubnetGroup": ("subnetIds",),
+    "kubernetes:helm.sh/v3:Release": ("chart", "version", "namespace", "values.executor", "values.airflowVersion"),
+    "kubernetes:core/v1:Namespace": ("metadata.name",),
+    "kubernetes:core/v1:ServiceAccount": ("metadata.namespace", "metadata.name"),
+    "kubernetes:core/v1:Secret": ("metadata.namespace", "metadata.name"),
+    "kubernetes:core/v1:Service": ("metadata.namespace", "spec.type"),
+    "kubernetes:rbac.authorization.k8s.io/v1:Role": ("metadata.namespace", "metadata.name"),
+    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding": ("metadata.namespace", "roleRef.name"),
+    "kubernetes:networking.k8s.io/v1:NetworkPolicy": ("metadata.namespace", "spec.policyTypes"),
+    "kubernetes:core/v1:ResourceQuota": ("metadata.namespace", "spec.hard"),
+    "aws:secretsmanager/secret:Secret": ("name",),
 }
 
 

@@ -1,0 +1,270 @@
+"""Config section ``airflow``: the Airflow release (replicas, resources, DAG delivery, UI, logs, notifications)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Literal, Optional
+
+from pydantic import Field, field_validator
+
+from stacks.config.base import Section
+from stacks.config.problems import Problem
+
+CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d:\d{12}:certificate/[0-9a-f-]{36}$")
+QUANTITY_CPU = r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$"
+QUANTITY_MEMORY = r"^[0-9]+(Ki|Mi|Gi|Ti)$"
+K8S_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+HA_COMPONENTS = ("scheduler", "api_server", "triggerer", "pgbouncer")
+
+
+def _cpu_millis(quantity: str) -> float:
+    return float(quantity[:-1]) if quantity.endswith("m") else float(quantity) * 1000
+
+
+def _memory_bytes(quantity: str) -> int:
+    units = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+    return int(quantity[:-2]) * units[quantity[-2:]]
+
+
+class ResourcesConfig(Section):
+    """Requests and limits of one component's main container (Kubernetes quantities)."""
+
+    cpu_request: str = Field(pattern=QUANTITY_CPU, description="e.g. 500m or 1")
+    memory_request: str = Field(pattern=QUANTITY_MEMORY, description="e.g. 1Gi")
+    cpu_limit: str = Field(pattern=QUANTITY_CPU, description="e.g. 2")
+    memory_limit: str = Field(pattern=QUANTITY_MEMORY, description="e.g. 2Gi")
+
+    def problems(self, tier: str, path: str) -> list[Problem]:
+        found = []
+        if _cpu_millis(self.cpu_limit) < _cpu_millis(self.cpu_request):
+            found.append(Problem(f"{path}.cpu_limit", self.cpu_limit, f"must be >= cpu_request ({self.cpu_request})"))
+        if _memory_bytes(self.memory_limit) < _memory_bytes(self.memory_request):
+            found.append(
+                Problem(f"{path}.memory_limit", self.memory_limit, f"must be >= memory_request ({self.memory_request})")
+            )
+        return found
+
+
+def _resources(cpu_request: str, memory_request: str, cpu_limit: str, memory_limit: str) -> ResourcesConfig:
+    return ResourcesConfig(
+        cpu_request=cpu_request, memory_request=memory_request, cpu_limit=cpu_limit, memory_limit=memory_limit
+    )
+
+
+class ComponentResourcesConfig(Section):
+    """Per-component requests and limits. Defaults are sized for a few hundred DAGs."""
+
+    scheduler: ResourcesConfig = Field(default_factory=lambda: _resources("1", "2Gi", "2", "4Gi"))
+    api_server: ResourcesConfig = Field(default_factory=lambda: _resources("500m", "2Gi", "2", "3Gi"))
+    triggerer: ResourcesConfig = Field(default_factory=lambda: _resources("250m", "1Gi", "1", "2Gi"))
+    dag_processor: ResourcesConfig = Field(default_factory=lambda: _resources("500m", "1Gi", "2", "2Gi"))
+    worker: ResourcesConfig = Field(
+        default_factory=lambda: _resources("250m", "512Mi", "1", "1Gi"),
+        description="KubernetesExecutor task pods: they only launch and follow batch Jobs.",
+    )
+    pgbouncer: ResourcesConfig = Field(default_factory=lambda: _resources("100m", "128Mi", "500m", "256Mi"))
+    pgbouncer_exporter: ResourcesConfig = Field(default_factory=lambda: _resources("50m", "64Mi", "200m", "128Mi"))
+    statsd: ResourcesConfig = Field(default_factory=lambda: _resources("100m", "128Mi", "500m", "256Mi"))
+    migrate_job: ResourcesConfig = Field(default_factory=lambda: _resources("250m", "512Mi", "1", "1Gi"))
+    create_user_job: ResourcesConfig = Field(default_factory=lambda: _resources("250m", "512Mi", "1", "1Gi"))
+    git_sync: ResourcesConfig = Field(default_factory=lambda: _resources("50m", "64Mi", "200m", "256Mi"))
+
+    def problems(self, tier: str, path: str) -> list[Problem]:
+        found: list[Problem] = []
+        for name in type(self).model_fields:
+            found += getattr(self, name).problems(tier, f"{path}.{name}")
+        return found
+
+
+class ReplicasConfig(Section):
+    """Replicas per component. Schedulers, API servers and triggerers run active-active."""
+
+    scheduler: int = Field(2, ge=1, description="Active-active schedulers (row locks in the database).")
+    api_server: int = Field(2, ge=1, description="Stateless API servers (UI, REST and execution API).")
+    triggerer: int = Field(2, ge=1, description="Triggerers share triggers; a dead one's are picked up.")
+    dag_processor: int = Field(2, ge=1, description="DAG processors parse in parallel.")
+    pgbouncer: int = Field(2, ge=1, description="PgBouncer replicas, each with its own pool.")
+
+
+class GitSyncConfig(Section):
+    """DAGs pulled from git by a git-sync sidecar."""
+
+    repo: Optional[str] = Field(None, description="Clone URL, e.g. git@github.com:org/dags.git.")
+    branch: str = Field("main", description="Branch each environment tracks.")
+    sub_path: str = Field("dags", description="Folder of the DAGs inside the repository.")
+    ssh_key_secret: Optional[str] = Field(
+        None,
+        pattern=K8S_NAME,
+        description="Kubernetes Secret (Airflow namespace) holding the deploy key under the key gitSshKey.",
+    )
+    known_hosts: Optional[str] = Field(None, description="known_hosts lines of the git host (public keys).")
+    period_seconds: int = Field(60, ge=10, le=3600, description="Seconds between pulls.")
+
+    @property
+    def uses_ssh(self) -> bool:
+        return bool(self.repo) and not self.repo.startswith("https://")
+
+
+class DagImageConfig(Section):
+    """DAGs baked into an image built FROM the pinned official Airflow image."""
+
+    repository: Optional[str] = Field(None, description="Image repository, e.g. an ECR repository URI.")
+    tag: Optional[str] = Field(None, description="Immutable image tag (a commit SHA).")
+
+
+class DagsConfig(Section):
+    """How DAGs reach Airflow. Default git_sync: DAG changes ship by merging, without a deploy."""
+
+    source: Literal["git_sync", "image"] = "git_sync"
+    git_sync: GitSyncConfig = Field(default_factory=GitSyncConfig)
+    image: DagImageConfig = Field(default_factory=DagImageConfig)
+
+    def problems(self, tier: str, path: str) -> list[Problem]:
+        found = []
+        if self.source == "git_sync":
+            git = self.git_sync
+            if not git.repo:
+                found.append(Problem(f"{path}.git_sync.repo", git.repo, "required when dags.source is git_sync"))
+            elif git.uses_ssh:
+                if not git.ssh_key_secret:
+                    found.append(
+                        Problem(
+                            f"{path}.git_sync.ssh_key_secret",
+                            git.ssh_key_secret,
+                            "required for an SSH repository URL: the Kubernetes Secret holding the deploy key",
+                        )
+                    )
+                if not git.known_hosts:
+                    found.append(
+                        Problem(
+                            f"{path}.git_sync.known_hosts",
+                            git.known_hosts,
+                            "required for an SSH repository URL: the git host's public keys (no trust on first use)",
+                        )
+                    )
+        else:
+            for key in ("repository", "tag"):
+                if not getattr(self.image, key):
+                    found.append(Problem(f"{path}.image.{key}", None, "required when dags.source is image"))
+        return found
+
+
+class UiConfig(Section):
+    """How people reach the UI. Private by default: an internal NLB, TLS with an ACM certificate."""
+
+    certificate_arn: Optional[str] = Field(
+        None,
+        description="ACM certificate for the NLB's TLS listener. Without it there is no load balancer "
+        "(dev may use kubectl port-forward); prod requires it.",
+    )
+    hostname: Optional[str] = Field(
+        None, description="DNS name of the UI (the certificate's name); the stack output airflow_url uses it."
+    )
+    internet_facing: bool = Field(
+        False, description="true makes the NLB internet-facing: only with an explicit allowed_cidrs list."
+    )
+    allowed_cidrs: list[str] = Field(
+        default_factory=list, description="Client ranges allowed to reach the NLB (loadBalancerSourceRanges)."
+    )
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=True)
+            except ValueError as exc:
+                raise ValueError(f"expected CIDR ranges such as 10.0.0.0/8 ({exc})") from None
+        return value
+
+    def problems(self, tier: str, path: str) -> list[Problem]:
+        found = []
+        if self.certificate_arn is not None and not CERTIFICATE_ARN.match(self.certificate_arn):
+            found.append(
+                Problem(
+                    f"{path}.certificate_arn",
+                    self.certificate_arn,
+                    "expected an ACM certificate ARN: arn:aws:acm:<region>:<account>:certificate/<uuid>",
+                )
+            )
+        if tier == "prod" and self.certificate_arn is None:
+            found.append(
+                Problem(f"{path}.certificate_arn", None, "prod requires TLS: the ACM certificate of the UI's hostname")
+            )
+        if self.internet_facing:
+            if not self.allowed_cidrs:
+                found.append(
+                    Problem(
+                        f"{path}.allowed_cidrs",
+                        self.allowed_cidrs,
+                        "an internet-facing UI needs an explicit list of client ranges",
+                    )
+                )
+            for cidr in self.allowed_cidrs:
+                if ipaddress.ip_network(cidr).prefixlen == 0:
+                    found.append(
+                        Problem(f"{path}.allowed_cidrs", cidr, "an internet-facing UI must not be open to everyone")
+                    )
+        else:
+            for cidr in self.allowed_cidrs:
+                if ipaddress.ip_network(cidr).is_global:
+                    found.append(
+                        Problem(
+                            f"{path}.allowed_cidrs",
+                            cidr,
+                            "a public range only makes sense with internet_facing: true (set it explicitly)",
+                        )
+                    )
+        if self.internet_facing and self.certificate_arn is None:
+            found.append(Problem(f"{path}.internet_facing", True, "an internet-facing UI requires certificate_arn (TLS)"))
+        return found
+
+
+class AdminConfig(Section):
+    """The break-glass admin user (FAB auth manager); its password is generated, see docs/airflow.md."""
+
+    username: str = Field("admin", pattern=r"^[a-zA-Z0-9_.-]{3,64}$")
+    email: str = Field("airflow-admin@localhost", pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+class AirflowConfig(Section):
+    """The Airflow release on the cluster."""
+
+    namespace: str = Field("airflow", pattern=K8S_NAME, description="Namespace of the Airflow release.")
+    release_name: str = Field("airflow", pattern=K8S_NAME, description="Helm release name (prefix of every name).")
+    replicas: ReplicasConfig = Field(default_factory=ReplicasConfig)
+    resources: ComponentResourcesConfig = Field(default_factory=ComponentResourcesConfig)
+    api_workers_per_server: int = Field(
+        2, ge=1, le=16, description="API server worker processes per pod (each holds database connections)."
+    )
+    dags: DagsConfig = Field(default_factory=DagsConfig)
+    ui: UiConfig = Field(default_factory=UiConfig)
+    admin: AdminConfig = Field(default_factory=AdminConfig)
+    task_log_prefix: str = Field(
+        "airflow/task-logs", pattern=r"^[a-zA-Z0-9!_.*'()-]+(/[a-zA-Z0-9!_.*'()-]+)*$",
+        description="Key prefix of task logs in the task-log bucket (IAM is scoped to it).",
+    )
+    connections_prefix: str = Field(
+        "batch-platform/airflow/connections",
+        pattern=r"^[a-zA-Z0-9/_+=.@-]+$",
+        description="Secrets Manager name prefix of Airflow connections (slack_notifications, smtp_notifications).",
+    )
+
+    def problems(self, tier: str, path: str) -> list[Problem]:
+        found: list[Problem] = []
+        if tier == "prod":
+            for component in HA_COMPONENTS:
+                count = getattr(self.replicas, component)
+                if count < 2:
+                    found.append(
+                        Problem(
+                            f"{path}.replicas.{component}",
+                            count,
+                            "prod runs at least 2 (active-active: one pod or node may fail)",
+                        )
+                    )
+        found += self.resources.problems(tier, f"{path}.resources")
+        found += self.dags.problems(tier, f"{path}.dags")
+        found += self.ui.problems(tier, f"{path}.ui")
+        return found

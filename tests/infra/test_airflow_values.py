@@ -1,0 +1,272 @@
+"""The chart values: a pure function of the settings, checked by a strict model of the chart's keys."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import airflow
+import pydantic
+import pytest
+
+from infra import versions
+from infra.airflow_values import (
+    IRSA_COMPONENTS,
+    ChartValues,
+    ImageDags,
+    airflow_values,
+    pool_plan,
+)
+from infra.irsa import IRSA_ANNOTATION
+from stacks.airflow_wiring import airflow_settings
+from stacks.config import load_stack_file, stack_file
+
+ROLE_ARNS = {c: f"arn:aws:iam::123456789012:role/offline-{c}" for c in IRSA_COMPONENTS}
+SYSTEM_TOLERATION = {"key": "workload", "operator": "Equal", "value": "system", "effect": "NoSchedule"}
+COMPONENTS = ("scheduler", "apiServer", "triggerer", "dagProcessor", "pgbouncer")
+
+
+def values_for(stack: str, instance_class: str = "db.m7g.large") -> dict:
+    settings = airflow_settings(load_stack_file(stack_file(stack)))
+    return airflow_values(
+        settings, pool_plan(settings, instance_class), task_log_bucket="offline-task-logs", role_arns=ROLE_ARNS
+    )
+
+
+@pytest.fixture(scope="module")
+def prod() -> dict:
+    return values_for("prod")
+
+
+@pytest.fixture(scope="module")
+def dev() -> dict:
+    return values_for("dev", "db.t4g.medium")
+
+
+def test_versions_are_pinned_in_one_place(prod):
+    assert versions.AIRFLOW_CHART_VERSION == "1.22.0"
+    assert prod["defaultAirflowRepository"] == versions.AIRFLOW_IMAGE_REPOSITORY == "apache/airflow"
+    assert prod["defaultAirflowTag"] == versions.AIRFLOW_IMAGE_TAG
+    assert prod["airflowVersion"] == versions.AIRFLOW_VERSION
+
+
+def test_image_is_the_airflow_the_tests_run():
+    # The DAG library's tests run the installed Airflow: it must be the version that deploys.
+    assert versions.AIRFLOW_IMAGE_TAG == airflow.__version__
+    assert versions.AIRFLOW_VERSION == airflow.__version__
+
+
+def test_executor_external_database_and_durable_secrets(prod):
+    assert prod["executor"] == "KubernetesExecutor"
+    assert prod["postgresql"] == {"enabled": False}
+    assert prod["redis"] == {"enabled": False}
+    assert prod["data"] == {"metadataSecretName": "airflow-metadata"}
+    assert prod["fernetKeySecretName"] == "airflow-fernet-key"
+    assert prod["apiSecretKeySecretName"] == "airflow-api-secret-key"
+    assert prod["jwtSecretName"] == "airflow-jwt-secret"
+    assert prod["allowJobLaunching"] is True and prod["allowPodLaunching"] is True
+
+
+def test_bootstrap_jobs_run_without_helm_hooks(prod):
+    for job in ("migrateDatabaseJob", "createUserJob"):
+        assert prod[job]["enabled"] is True
+        assert prod[job]["useHelmHooks"] is False
+        assert prod[job]["applyCustomEnv"] is False
+
+
+def test_no_default_admin_password(prod):
+    job = prod["createUserJob"]
+    assert job["defaultUser"]["password"] == ""
+    password = next(e for e in job["env"] if e["name"] == "AIRFLOW_ADMIN_PASSWORD")
+    assert password == {
+        "name": "AIRFLOW_ADMIN_PASSWORD",
+        "valueFrom": {"secretKeyRef": {"name": "airflow-admin", "key": "password"}},
+    }
+    assert '--password "$AIRFLOW_ADMIN_PASSWORD"' in job["args"][2]
+    assert "admin/admin" not in json.dumps(prod)
+
+
+def test_prod_runs_every_component_active_active_with_budgets(prod):
+    for component in COMPONENTS:
+        section = prod[component]
+        assert section["replicas"] >= 2, component
+        assert section["podDisruptionBudget"] == {"enabled": True, "config": {"maxUnavailable": 1}}, component
+    assert prod["dagProcessor"]["enabled"] is True
+
+
+def test_dev_runs_one_of_each(dev):
+    for component in COMPONENTS:
+        assert dev[component]["replicas"] == 1, component
+        assert dev[component]["podDisruptionBudget"]["enabled"] is True
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_component_has_requests_limits_and_runs_on_the_system_group(stack, dev, prod):
+    values = {"dev": dev, "prod": prod}[stack]
+    sections = [values[c] for c in COMPONENTS] + [
+        values["workers"], values["statsd"], values["migrateDatabaseJob"], values["createUserJob"],
+    ]
+    for section in sections:
+        assert set(section["resources"]) == {"requests", "limits"}
+        assert set(section["resources"]["requests"]) == {"cpu", "memory"}
+        assert section["nodeSelector"] == {"workload": "system"}
+        assert section["tolerations"] == [SYSTEM_TOLERATION]
+    assert values["nodeSelector"] == {"workload": "system"}
+    assert values["pgbouncer"]["metricsExporterSidecar"]["resources"]["limits"]
+    assert values["dags"]["gitSync"]["resources"]["limits"]
+
+
+def test_log_components_use_irsa_service_accounts(prod):
+    accounts = {
+        "scheduler": prod["scheduler"]["serviceAccount"],
+        "api_server": prod["apiServer"]["serviceAccount"],
+        "triggerer": prod["triggerer"]["serviceAccount"],
+        "dag_processor": prod["dagProcessor"]["serviceAccount"],
+        "worker": prod["workers"]["kubernetes"]["serviceAccount"],
+    }
+    for component, account in accounts.items():
+        assert account["annotations"] == {IRSA_ANNOTATION: ROLE_ARNS[component]}
+        assert account["name"] == f"airflow-{component.replace('_', '-')}"
+    # The legacy worker account is never created and resolves to the same name.
+    assert prod["workers"]["serviceAccount"] == {"create": False, "name": "airflow-worker"}
+
+
+def test_remote_logging_to_the_bucket_prefix_and_nothing_local(prod):
+    logging = prod["config"]["logging"]
+    assert logging["remote_logging"] == "True"
+    assert logging["remote_base_log_folder"] == "s3://offline-task-logs/airflow/task-logs"
+    assert logging["remote_log_conn_id"] == "aws_task_logs"
+    assert logging["delete_local_logs"] == "True"
+    assert prod["logs"] == {"persistence": {"enabled": False}}
+    assert prod["triggerer"]["persistence"] == {"enabled": False}
+    conn = next(e for e in prod["env"] if e["name"] == "AIRFLOW_CONN_AWS_TASK_LOGS")
+    assert json.loads(conn["value"]) == {"conn_type": "aws", "extra": {"region_name": "eu-west-1"}}
+
+
+def test_pgbouncer_pools_come_from_the_instance_class(prod, dev):
+    assert prod["pgbouncer"]["enabled"] is True
+    assert prod["pgbouncer"]["configSecretName"] == "airflow-pgbouncer-config"
+    assert prod["pgbouncer"]["sslmode"] == "require"
+    assert prod["pgbouncer"]["maxClientConn"] == 180
+    assert prod["pgbouncer"]["metadataPoolSize"] == 180
+    assert prod["pgbouncer"]["resultBackendPoolSize"] == 0
+    # dev: 1 scheduler, 1 API server x 1 worker, 1 triggerer, 1 DAG processor, 2 jobs = 6 processes
+    assert dev["pgbouncer"]["maxClientConn"] == 90
+    assert prod["config"]["database"] == {"sql_alchemy_pool_size": 5, "sql_alchemy_max_overflow": 10}
+
+
+def test_dags_from_git_with_a_deploy_key_secret(prod, dev):
+    git = prod["dags"]["gitSync"]
+    assert git["enabled"] is True
+    assert git["repo"] == "git@github.com:example-org/batch-dags.git"
+    assert git["branch"] == git["ref"] == "release"
+    assert git["subPath"] == "dags"
+    assert git["sshKeySecret"] == "airflow-git-ssh"
+    assert git["knownHosts"].startswith("github.com ssh-ed25519 ")
+    assert "sshKey" not in git
+    assert dev["dags"]["gitSync"]["branch"] == "main"
+    assert "images" not in prod
+
+
+def test_dags_baked_into_an_image():
+    settings = airflow_settings(load_stack_file(stack_file("dev")))
+    from dataclasses import replace
+
+    baked = replace(settings, dags=ImageDags(repository="123456789012.dkr.ecr.eu-west-1.amazonaws.com/dags", tag="abc123"))
+    values = airflow_values(baked, pool_plan(baked, "db.t4g.medium"), task_log_bucket="b", role_arns=ROLE_ARNS)
+    assert values["dags"] == {"gitSync": {"enabled": False}}
+    assert values["images"]["airflow"]["tag"] == "abc123"
+
+
+def test_notifications_come_from_secrets_manager(prod):
+    secrets = prod["config"]["secrets"]
+    assert secrets["backend"] == "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
+    assert json.loads(secrets["backend_kwargs"]) == {
+        "connections_prefix": "batch-platform/prod/airflow/connections",
+        "variables_prefix": None,
+        "config_prefix": None,
+        "region_name": "eu-west-1",
+    }
+
+
+def test_metrics_exported_through_statsd(prod):
+    assert prod["statsd"]["enabled"] is True
+
+
+def test_api_base_url_from_the_hostname(prod, dev):
+    assert prod["config"]["api"]["base_url"] == "https://airflow.batch.example.com"
+    assert "base_url" not in dev["config"]["api"]
+
+
+def _walk(node, path=()):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield path + (key,), value
+            yield from _walk(value, path + (key,))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _walk(value, path + (i,))
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_secret_value_in_the_values(stack, dev, prod):
+    values = {"dev": dev, "prod": prod}[stack]
+    inline_secret_keys = {
+        "fernetKey", "jwtSecret", "apiSecretKey", "webserverSecretKey", "sshKey", "metadataConnection",
+        "keytabBase64Content", "brokerUrl",
+    }
+    for path, value in _walk(values):
+        assert path[-1] not in inline_secret_keys, path
+        if path[-1] == "password":
+            assert value == "", path
+    # The only env values are plain (no credentials); secrets arrive through secretKeyRef.
+    assert [e["name"] for e in values["env"]] == ["AIRFLOW_CONN_AWS_TASK_LOGS"]
+    # Every secret-bearing setting is a reference to a Kubernetes Secret.
+    assert all(isinstance(prod[k], str) for k in ("fernetKeySecretName", "apiSecretKeySecretName", "jwtSecretName"))
+
+
+def test_missing_role_arn_is_an_error():
+    settings = airflow_settings(load_stack_file(stack_file("dev")))
+    with pytest.raises(ValueError, match=r"missing IAM role ARNs for \['worker'\]"):
+        airflow_values(
+            settings,
+            pool_plan(settings, "db.t4g.medium"),
+            task_log_bucket="b",
+            role_arns={c: "arn" for c in IRSA_COMPONENTS if c != "worker"},
+        )
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ("schedular",),  # a typo at the top level, which the chart's own schema lets through
+        ("scheduler", "replica"),
+        ("workers", "kubernetes", "serviceAcount"),
+        ("config", "logginng"),
+        ("pgbouncer", "metricsExporterSidecar", "statsSecret"),
+    ],
+)
+def test_model_rejects_unknown_keys_anywhere(prod, path):
+    broken = copy.deepcopy(prod)
+    node = broken
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = "typo"
+    with pytest.raises(pydantic.ValidationError) as excinfo:
+        ChartValues.model_validate(broken)
+    assert any(err["type"] == "extra_forbidden" and err["loc"][-1] == path[-1] for err in excinfo.value.errors())
+
+
+def test_model_rejects_helm_hooks_and_missing_budgets(prod):
+    broken = copy.deepcopy(prod)
+    broken["migrateDatabaseJob"]["useHelmHooks"] = True
+    del broken["scheduler"]["podDisruptionBudget"]
+    with pytest.raises(pydantic.ValidationError) as excinfo:
+        ChartValues.model_validate(broken)
+    locs = {tuple(err["loc"]) for err in excinfo.value.errors()}
+    assert ("migrateDatabaseJob", "useHelmHooks") in locs
+    assert ("scheduler", "podDisruptionBudget") in locs
+
+
+def test_values_are_deterministic(prod):
+    assert values_for("prod") == prod
