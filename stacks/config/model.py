@@ -11,8 +11,10 @@ from typing import Literal
 from pydantic import Field
 
 from stacks.config.base import Section
+from stacks.config.database import DatabaseConfig
 from stacks.config.network import NetworkConfig
 from stacks.config.problems import Problem
+from stacks.config.task_logs import TaskLogsConfig
 
 NAMESPACE = "batch-platform"
 
@@ -34,6 +36,8 @@ class StackConfig(Section):
         description="Extra tags on every AWS resource (added to the provider's default tags).",
     )
     network: NetworkConfig = Field(default_factory=NetworkConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    task_logs: TaskLogsConfig = Field(default_factory=TaskLogsConfig)
 
     def problems(self, tier: str, path: str = "") -> list[Problem]:
         found: list[Problem] = []
@@ -41,6 +45,7 @@ class StackConfig(Section):
             section = getattr(self, name)
             if isinstance(section, Section):
                 found += section.problems(tier, name)
+        found += self.database.region_problems(self.region, "database")
         for key in self.tags:
             if key.lower().startswith("aws:"):
                 found.append(Problem(f"tags.{key}", key, "tag keys starting with aws: are reserved by AWS"))
