@@ -74,8 +74,13 @@ def build_data_stores(
     project: str,
     aws_provider: aws.Provider,
     extra_client_security_group_ids: Sequence[pulumi.Input[str]] = (),
+    ssl_root_cert: str | None = None,
 ) -> DataStores:
-    """Register the database, the durable Airflow secrets and the task-log bucket of one environment."""
+    """Register the database, the durable Airflow secrets and the task-log bucket of one environment.
+
+    ``ssl_root_cert``: path of the RDS CA bundle inside the Airflow containers, once the Airflow
+    release mounts it; the connection string then verifies the server (``sslmode=verify-full``).
+    """
     on_aws = pulumi.ResourceOptions(providers={"aws": aws_provider})
     db = config.database
 
@@ -108,6 +113,7 @@ def build_data_stores(
             monitoring_interval_seconds=db.monitoring_interval_seconds,
             slow_statement_ms=db.slow_statement_ms,
             log_retention_days=db.log_retention_days,
+            ssl_root_cert=ssl_root_cert,
         ),
         opts=on_aws,
     )
