@@ -13,6 +13,7 @@ import pulumi_aws as aws
 
 from infra.network import Network, NetworkArgs
 from stacks.config import Problem, StackConfig, StackConfigError
+from stacks.data import build_data_stores
 
 PROJECT = "batch-platform"
 
@@ -55,10 +56,13 @@ def build_environment(config: StackConfig, stack: str) -> dict[str, Any]:
         opts=on_aws,
     )
 
+    data = build_data_stores(config, stack, network, project=PROJECT, aws_provider=aws_provider)
+
     return {
         "region": config.region,
         "vpc_id": network.vpc.id,
         "public_subnet_ids": network.public_subnet_ids,
         "private_subnet_ids": network.private_subnet_ids,
         "database_subnet_ids": network.database_subnet_ids,
+        **data.stack_outputs(),
     }

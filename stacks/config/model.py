@@ -13,8 +13,10 @@ from pydantic import AfterValidator, Field
 from stacks.config.airflow import AirflowConfig
 from stacks.config.base import Section
 from stacks.config.batch import BatchConfig
+from stacks.config.database import DatabaseConfig
 from stacks.config.network import NetworkConfig
 from stacks.config.problems import Problem
+from stacks.config.task_logs import TaskLogsConfig
 
 NAMESPACE = "batch-platform"
 
@@ -46,6 +48,8 @@ class StackConfig(Section):
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     airflow: AirflowConfig = Field(default_factory=AirflowConfig)
     batch: BatchConfig = Field(default_factory=BatchConfig)
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    task_logs: TaskLogsConfig = Field(default_factory=TaskLogsConfig)
 
     def problems(self, tier: str, path: str = "") -> list[Problem]:
         found: list[Problem] = []
@@ -57,4 +61,5 @@ class StackConfig(Section):
             found.append(
                 Problem("batch.namespace", self.batch.namespace, "must differ from airflow.namespace (batch Jobs get their own guard rails)")
             )
+        found += self.database.region_problems(self.region, "database")
         return found

@@ -73,9 +73,197 @@ def generic_outputs(type_: str, name: str, inputs: dict[str, Any], region: str) 
 
 OUTPUTS: dict[str, OutputAnswer] = {
     "aws:ec2/vpc:Vpc": lambda name, inputs, region: {"defaultSecurityGroupId": f"sg-{PLACEHOLDER}"},
-    "random:index/randomPassword:RandomPassword": lambda name, inputs, region: {"result": f"{PLACEHOLDER}-{name}"},
     # A LoadBalancer Service's address, as the service controller would report it.
     "kubernetes:core/v1:Service": lambda name, inputs, region: {
         "status": {"loadBalancer": {"ingress": [{"hostname": f"{PLACEHOLDER}-{name}.elb.{region}.amazonaws.com"}]}}
     },
 }
+
+
+# --- Data stores (issue 4): metadata database, durable Airflow secrets, task-log bucket ----------
+#
+# The default answers describe a fresh account: no durable secret and no task-log bucket exist yet,
+# so the plan shows them being created. ``secrets_found`` and ``buckets_found`` build the answers of
+# an account where a destroyed stack left them behind (the adoption path); pass them to
+# ``run_plan``/``record`` through ``invokes=``.
+
+import hashlib as _hashlib
+import itertools as _itertools
+import json as _json
+import string as _string
+from typing import Sequence as _Sequence
+
+OFFLINE_VERSION_ID = "offline-version-1"
+
+
+def _digest(*parts: Any) -> str:
+    return _hashlib.sha256(_json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _kms_key(args: dict[str, Any], region: str) -> dict[str, Any]:
+    key_id = f"offline-{_digest(args.get('keyId'))[:12]}"
+    arn = f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/{key_id}"
+    return {"arn": arn, "id": arn, "keyId": args.get("keyId"), "keyManager": "AWS", "keyState": "Enabled", "enabled": True}
+
+
+_draws = _itertools.count()
+
+
+def _random_password(args: dict[str, Any], region: str) -> dict[str, Any]:
+    """GetRandomPassword: characters from the allowed set, a new value on every call (as AWS does).
+
+    The values are pseudo-random (a hash of the request and a call counter); the plan records them
+    masked, so its output does not depend on them.
+    """
+    alphabet = ""
+    if not args.get("excludeLowercase"):
+        alphabet += _string.ascii_lowercase
+    if not args.get("excludeUppercase"):
+        alphabet += _string.ascii_uppercase
+    if not args.get("excludeNumbers"):
+        alphabet += _string.digits
+    if not args.get("excludePunctuation"):
+        alphabet += "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"
+    alphabet = "".join(c for c in alphabet if c not in (args.get("excludeCharacters") or ""))
+    length = int(args.get("passwordLength") or 32)
+    draw = next(_draws)
+    stream = "".join(_digest(args, draw, i) for i in range(length // 16 + 1))
+    value = "".join(alphabet[int(stream[2 * i : 2 * i + 2], 16) % len(alphabet)] for i in range(length))
+    return {**args, "randomPassword": value, "id": "offline-random-password"}
+
+
+def _no_secrets(args: dict[str, Any], region: str) -> dict[str, Any]:
+    return {"arns": [], "names": [], "filters": args.get("filters"), "id": region}
+
+
+def _secret_arn(name: str, region: str) -> str:
+    return f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{name}-offline"
+
+
+def secrets_found(names: _Sequence[str], with_value: bool = True) -> dict[str, InvokeAnswer]:
+    """Answers of an account that already holds the secrets ``names`` (exact names).
+
+    ``with_value=False``: the secrets exist but hold no version yet (an earlier run failed between
+    creating a secret and storing its value).
+    """
+
+    def get_secrets(args: dict[str, Any], region: str) -> dict[str, Any]:
+        prefixes = [v for f in args.get("filters") or [] if f.get("name") == "name" for v in f.get("values", [])]
+        hits = [n for n in names if any(n.lower().startswith(p.lower()) for p in prefixes)]
+        return {"arns": [_secret_arn(n, region) for n in hits], "names": hits, "filters": args.get("filters"), "id": region}
+
+    def get_versions(args: dict[str, Any], region: str) -> dict[str, Any]:
+        versions = (
+            [{"versionId": OFFLINE_VERSION_ID, "versionStages": ["AWSCURRENT"], "createdTime": "2026-01-01T00:00:00Z", "lastAccessedDate": "2026-01-01T00:00:00Z"}]
+            if with_value
+            else []
+        )
+        return {"secretId": args.get("secretId"), "arn": args.get("secretId"), "name": args.get("secretId"), "versions": versions, "id": args.get("secretId")}
+
+    return {
+        "aws:secretsmanager/getSecrets:getSecrets": get_secrets,
+        "aws:secretsmanager/getSecretVersions:getSecretVersions": get_versions,
+    }
+
+
+def _secret_version(args: dict[str, Any], region: str) -> dict[str, Any]:
+    secret_id = args.get("secretId")
+    return {
+        "arn": secret_id,
+        "id": f"{secret_id}|{args.get('versionId') or OFFLINE_VERSION_ID}",
+        "secretId": secret_id,
+        # The value is only passed through (never decoded), so a recognisable placeholder will do.
+        "secretString": f"offline-existing-{_digest(secret_id)[:32]}",
+        "versionId": args.get("versionId") or OFFLINE_VERSION_ID,
+        "versionStages": ["AWSCURRENT"],
+        "createdDate": "2026-01-01T00:00:00Z",
+    }
+
+
+def _no_buckets(args: dict[str, Any], region: str) -> dict[str, Any]:
+    return {"buckets": [], "prefix": args.get("prefix"), "region": region, "id": region}
+
+
+def buckets_found(names: _Sequence[str]) -> dict[str, InvokeAnswer]:
+    """Answers of an account that already owns the buckets ``names``."""
+
+    def get_buckets(args: dict[str, Any], region: str) -> dict[str, Any]:
+        prefix = args.get("prefix") or ""
+        hits = [
+            {"name": n, "bucketArn": f"arn:aws:s3:::{n}", "bucketRegion": region, "creationDate": "2026-01-01T00:00:00Z"}
+            for n in names
+            if n.startswith(prefix)
+        ]
+        return {"buckets": hits, "prefix": prefix, "region": region, "id": region}
+
+    return {"aws:s3/getBuckets:getBuckets": get_buckets}
+
+
+INVOKES.update(
+    {
+        "aws:kms/getKey:getKey": _kms_key,
+        "aws:secretsmanager/getSecrets:getSecrets": _no_secrets,
+        "aws:secretsmanager/getSecretVersions:getSecretVersions": secrets_found([])["aws:secretsmanager/getSecretVersions:getSecretVersions"],
+        "aws:secretsmanager/getSecretVersion:getSecretVersion": _secret_version,
+        "aws:secretsmanager/getRandomPassword:getRandomPassword": _random_password,
+        "aws:s3/getBuckets:getBuckets": _no_buckets,
+    }
+)
+
+# Invoke result fields holding secret values: the harness records them masked.
+SECRET_RESULT_FIELDS: dict[str, tuple[str, ...]] = {
+    "aws:secretsmanager/getRandomPassword:getRandomPassword": ("randomPassword",),
+    "aws:secretsmanager/getSecretVersion:getSecretVersion": ("secretString", "secretBinary"),
+}
+
+
+def _rds_instance(name: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
+    identifier = inputs.get("identifier") or name
+    address = f"{identifier}.{PLACEHOLDER}.{region}.rds.amazonaws.com"
+    return {
+        "arn": f"arn:aws:rds:{region}:{ACCOUNT_ID}:db:{identifier}",
+        "address": address,
+        "endpoint": f"{address}:{inputs.get('port', 5432)}",
+        "port": inputs.get("port", 5432),
+        "resourceId": f"db-{PLACEHOLDER}",
+        "engineVersionActual": inputs.get("engineVersion"),
+        "hostedZoneId": PLACEHOLDER,
+    }
+
+
+def _random_id(name: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
+    size = int(inputs.get("byteLength") or 8)
+    hex_ = _digest(name, inputs.get("keepers"))[: 2 * size]
+    raw = bytes.fromhex(hex_)
+    import base64 as _b64
+
+    return {
+        "hex": hex_,
+        "dec": str(int(hex_, 16)),
+        "b64Std": _b64.b64encode(raw).decode(),
+        "b64Url": _b64.urlsafe_b64encode(raw).decode().rstrip("="),
+    }
+
+
+def _random_password_resource(name: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
+    length = int(inputs.get("length") or 16)
+    return {"result": ("offline" + _digest(name) * 4)[:length], "bcryptHash": PLACEHOLDER}
+
+
+OUTPUTS.update(
+    {
+        "aws:rds/instance:Instance": _rds_instance,
+        "random:index/randomId:RandomId": _random_id,
+        "random:index/randomPassword:RandomPassword": _random_password_resource,
+        "aws:s3/bucket:Bucket": lambda name, inputs, region: {
+            "arn": f"arn:aws:s3:::{inputs.get('bucket') or name}",
+            "bucketDomainName": f"{inputs.get('bucket') or name}.s3.amazonaws.com",
+            "region": region,
+        },
+        "aws:secretsmanager/secret:Secret": lambda name, inputs, region: {"arn": _secret_arn(inputs.get("name") or name, region)},
+        "aws:secretsmanager/secretVersion:SecretVersion": lambda name, inputs, region: {
+            "versionId": OFFLINE_VERSION_ID,
+            "arn": inputs.get("secretId"),
+        },
+    }
+)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
@@ -139,19 +139,22 @@ def _mask(value: Any, path: str, secrets: list[str]) -> tuple[Any, Any]:
 class OfflineMocks(pulumi_mocks.Mocks):
     """Answers invokes from ``canned.INVOKES`` and computes outputs from ``canned.OUTPUTS``."""
 
-    def __init__(self, region: str):
+    def __init__(self, region: str, invokes: Mapping[str, canned.InvokeAnswer] | None = None):
         self.region = region
+        self.overrides = dict(invokes or {})
         self.invokes: list[RecordedInvoke] = []
 
     def call(self, args: pulumi_mocks.MockCallArgs):
-        answer = canned.INVOKES.get(args.token)
+        answer = self.overrides.get(args.token) or canned.INVOKES.get(args.token)
         if answer is None:
             raise NotImplementedError(
                 f"the offline plan has no canned answer for invoke {args.token}: add one to stacks/offline/canned.py"
             )
         result = answer(dict(args.args), self.region)
         masked_args, _ = _mask(dict(args.args), "", [])
-        self.invokes.append(RecordedInvoke(args.token, masked_args, result))
+        # Results that carry secret values (generated passwords, secret versions) are kept masked.
+        shown = {k: SECRET_MASK if k in canned.SECRET_RESULT_FIELDS.get(args.token, ()) else v for k, v in result.items()}
+        self.invokes.append(RecordedInvoke(args.token, masked_args, shown))
         return result
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs):
@@ -221,10 +224,11 @@ def _pulumi_config(path: Path) -> dict[str, str]:
     }
 
 
-def run_plan(stack: str, root: Path = PROJECT_ROOT) -> Plan:
+def run_plan(stack: str, root: Path = PROJECT_ROOT, invokes: Mapping[str, canned.InvokeAnswer] | None = None) -> Plan:
     """Run the program for ``stack`` under mocks (``preview=False``) and return what it registered.
 
     Raises StackConfigError (before anything is registered) when the stack file is invalid.
+    ``invokes`` replaces canned answers by token (e.g. a lookup that finds an existing resource).
     """
     from stacks.environment import build_environment
 
@@ -235,7 +239,7 @@ def run_plan(stack: str, root: Path = PROJECT_ROOT) -> Plan:
         # The same path as __main__.py: config from the Pulumi runtime, then the composition.
         return build_environment(load_from_pulumi(), stack)
 
-    plan = record(program, stack=stack, region=validated.region, config_values=_pulumi_config(path))
+    plan = record(program, stack=stack, region=validated.region, config_values=_pulumi_config(path), invokes=invokes)
     plan.config = validated
     return plan
 
@@ -246,15 +250,17 @@ def record(
     stack: str = "test",
     region: str = "eu-west-1",
     config_values: dict[str, str] | None = None,
+    invokes: Mapping[str, canned.InvokeAnswer] | None = None,
 ) -> Plan:
     """Run any program under the recording mocks (``preview=False``) and return what it registered.
 
     ``program`` registers resources and returns its outputs (name -> value or Output); component
-    tests use this directly with a small program of their own.
+    tests use this directly with a small program of their own. ``invokes`` replaces canned invoke
+    answers by token, to run the program against another state of the world.
     """
     from stacks.environment import PROJECT
 
-    mocks = OfflineMocks(region)
+    mocks = OfflineMocks(region, invokes)
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(config_values or {}, [])

@@ -29,6 +29,22 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
     "kubernetes:networking.k8s.io/v1:NetworkPolicy": ("metadata.namespace", "spec.policyTypes"),
     "kubernetes:core/v1:ResourceQuota": ("metadata.namespace", "spec.hard"),
     "aws:secretsmanager/secret:Secret": ("name",),
+    "aws:rds/instance:Instance": (
+        "instanceClass", "engineVersion", "multiAz", "allocatedStorage", "maxAllocatedStorage",
+        "backupRetentionPeriod", "deletionProtection", "snapshotIdentifier", "finalSnapshotIdentifier",
+    ),
+    "aws:rds/parameterGroup:ParameterGroup": ("family",),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ("fromPort", "referencedSecurityGroupId"),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ("fromPort", "referencedSecurityGroupId"),
+    "aws:s3/bucket:Bucket": ("bucket",),
+    "aws:s3/bucketVersioning:BucketVersioning": ("versioningConfiguration.status",),
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
+        "rules.0.applyServerSideEncryptionByDefault.sseAlgorithm",
+    ),
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": (
+        "rules.0.expiration.days", "rules.0.noncurrentVersionExpiration.noncurrentDays",
+    ),
+    "random:index/randomId:RandomId": ("byteLength",),
 }
 
 
@@ -44,6 +60,8 @@ def _flags(resource: RecordedResource) -> str:
         flags.append("protect")
     if opts["retainOnDelete"]:
         flags.append("retain-on-delete")
+    if opts.get("importId"):
+        flags.append(f"import: {opts['importId']}")
     if opts["ignoreChanges"]:
         flags.append("ignore-changes: " + ",".join(opts["ignoreChanges"]))
     if resource.secret_paths:

@@ -180,7 +180,10 @@ def test_kubernetes_secrets_hold_pulumi_secrets_only(plan):
     assert "host=offline-db.eu-west-1.rds.amazonaws.com port=5432 dbname=airflow" in ini
     assert "server_tls_sslmode = require" in ini
     assert raw["airflow-pgbouncer-config"]["users.txt"] == f'"airflow" "{DB_PASSWORD}"\n'
-    assert raw["airflow-admin"]["password"].startswith("offline-placeholder")
+    # The admin password is the generated RandomPassword's result, never the chart's admin/admin.
+    password_length = int(plan.one("random:index/randomPassword:RandomPassword").input("length"))
+    assert len(raw["airflow-admin"]["password"]) == password_length >= 32
+    assert raw["airflow-admin"]["password"] != "admin"
 
 
 def test_no_secret_value_reaches_the_release_or_any_plain_input(plan):

@@ -108,7 +108,7 @@ def test_db_subnet_group_holds_exactly_the_database_subnets(stack_plan):
 
 def test_flow_logs_capture_all_traffic_into_a_log_group_with_retention(stack_plan):
     flow_log = stack_plan.one("aws:ec2/flowLog:FlowLog")
-    log_group = stack_plan.one("aws:cloudwatch/logGroup:LogGroup")
+    log_group = stack_plan.one("aws:cloudwatch/logGroup:LogGroup", f"{stack_plan.stack}-network-flow-logs")
     assert flow_log.input("trafficType") == "ALL"
     assert flow_log.input("logDestinationType") == "cloud-watch-logs"
     assert flow_log.input("logDestination") == log_group.input("arn", f"arn:aws:logs:eu-west-1:123456789012:loggroup/{log_group.input('name')}")
@@ -141,8 +141,10 @@ def test_default_security_group_is_emptied(stack_plan):
 
 def test_every_network_resource_is_parented_to_the_component(stack_plan):
     component = stack_plan.one("batch-platform:infra:Network")
-    children = [r for r in stack_plan.resources if r.type.startswith("aws:")]
-    assert children and all(r.parent == component.urn for r in children)
+    network_types = ("aws:ec2/", "aws:cloudwatch/", "aws:iam/", "aws:rds/subnetGroup")
+    children = [r for r in stack_plan.resources if r.name.startswith(f"{stack_plan.stack}-network")]
+    assert len(children) > 20
+    assert all(r.parent == component.urn for r in children if r.type.startswith(network_types))
 
 
 def test_every_network_resource_uses_the_explicit_provider(stack_plan):
