@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field
 
 from stacks.config.base import Section
+from stacks.config.cluster import ClusterConfig
 from stacks.config.network import NetworkConfig
 from stacks.config.problems import Problem
 
@@ -34,6 +35,7 @@ class StackConfig(Section):
         description="Extra tags on every AWS resource (added to the provider's default tags).",
     )
     network: NetworkConfig = Field(default_factory=NetworkConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
 
     def problems(self, tier: str, path: str = "") -> list[Problem]:
         found: list[Problem] = []
