@@ -60,7 +60,8 @@ def release_version_problem(ami_family: str, kubernetes_version: str, release: s
             )
         return None
     if ami_family == "BOTTLEROCKET":
-        if not _BOTTLEROCKET_RELEASE.match(release):
+        # An AL2023 release (dated suffix) would also pass as "<version>-<8 hex digits>".
+        if not _BOTTLEROCKET_RELEASE.match(release) or re.search(r"-20\d{6}$", release):
             return (
                 "expected a Bottlerocket release such as 1.45.0 or 1.45.0-5cd5ff76 "
                 "(<os version>[-<commit>]), as in the stack output node_group_release_versions"

@@ -124,8 +124,7 @@ class ClusterConfig(Section):
 
     kubernetes_version: str = Field(
         DEFAULT_KUBERNETES_VERSION,
-        description=f"EKS Kubernetes version, one of {', '.join(SUPPORTED_KUBERNETES_VERSIONS)} "
-        "(versions with pinned add-ons in infra/versions.py)",
+        description="EKS versions in standard support whose add-ons are pinned in infra/versions.py",
     )
     endpoint_public_access_cidrs: list[str] = Field(
         default_factory=list,
@@ -156,10 +155,7 @@ class ClusterConfig(Section):
                 "(unquoted, YAML reads 1.30 as the number 1.3)"
             )
         if value not in SUPPORTED_KUBERNETES_VERSIONS:
-            raise ValueError(
-                f"expected one of {', '.join(SUPPORTED_KUBERNETES_VERSIONS)}: the EKS versions in standard "
-                "support whose add-ons are pinned in infra/versions.py"
-            )
+            raise ValueError(f"expected one of {', '.join(SUPPORTED_KUBERNETES_VERSIONS)}")
         return value
 
     @field_validator("endpoint_public_access_cidrs")
