@@ -210,12 +210,12 @@ class Cluster(pulumi.ComponentResource):
     system_ready: list[pulumi.Resource]
 
     def __init__(self, name: str, args: ClusterArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("batch-platform:infra:Cluster", name, None, opts)
         if args.kubernetes_version not in EKS_ADDON_VERSIONS:
             raise ValueError(
                 f"Kubernetes {args.kubernetes_version} has no pinned add-on versions; "
                 f"supported: {', '.join(EKS_ADDON_VERSIONS)}"
             )
+        super().__init__("batch-platform:infra:Cluster", name, None, opts)
         addons = EKS_ADDON_VERSIONS[args.kubernetes_version]
         cluster_name = args.cluster_name or name
         self.cluster_name = cluster_name
@@ -407,7 +407,7 @@ class Cluster(pulumi.ComponentResource):
             ],
             tag_specifications=[
                 aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags(f"{role}-node"))
-                for kind in ("instance", "volume", "network-interface")
+                for kind in ("instance", "volume")
             ],
             tags=tags(f"{role}-nodes"),
             opts=child,

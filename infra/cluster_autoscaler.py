@@ -146,9 +146,9 @@ class ClusterAutoscaler(pulumi.ComponentResource):
     release: k8s.helm.v3.Release
 
     def __init__(self, name: str, args: ClusterAutoscalerArgs, opts: Optional[pulumi.ResourceOptions] = None):
-        super().__init__("batch-platform:infra:ClusterAutoscaler", name, None, opts)
         if args.kubernetes_version not in CLUSTER_AUTOSCALER_IMAGE_TAGS:
             raise ValueError(f"no Cluster Autoscaler image pinned for Kubernetes {args.kubernetes_version}")
+        super().__init__("batch-platform:infra:ClusterAutoscaler", name, None, opts)
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
         policy = identity.account_id.apply(lambda account: autoscaler_policy(args.cluster_name, args.region, account))
         self.role = irsa_role(
