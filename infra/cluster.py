@@ -41,7 +41,7 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
-from infra.amis import EKS_AMI_TYPES, release_parameter, root_volumes
+from infra.amis import EKS_AMI_TYPES, AmiFamily, release_parameter, root_volumes
 from infra.irsa import irsa_role
 from infra.scheduling import (
     KUBERNETES_TAINT_EFFECTS,
@@ -98,7 +98,7 @@ class NodeGroupSpec:
     max_unavailable_percentage: Optional[int] = None
     """Alternative to ``max_unavailable`` for large groups (exactly one of the two is sent)."""
 
-    ami_family: Literal["AL2023", "BOTTLEROCKET"] = "AL2023"
+    ami_family: AmiFamily = "AL2023"
     """Amazon Linux 2023 by default (EKS's default); Bottlerocket is selectable."""
 
     ami_release_version: Optional[str] = None

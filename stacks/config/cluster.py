@@ -13,7 +13,6 @@ from infra.versions import DEFAULT_KUBERNETES_VERSION, SUPPORTED_KUBERNETES_VERS
 from stacks.config.base import RetentionDays, Section
 from stacks.config.problems import Problem
 
-CONTROL_PLANE_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 REQUIRED_LOG_TYPES = ("api", "audit", "authenticator")
 
 # An IAM role ARN, optionally with a path (e.g. aws-reserved/sso.amazonaws.com/...).
