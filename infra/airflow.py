@@ -67,10 +67,10 @@ def _labels() -> dict[str, str]:
     return {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "batch-platform"}
 
 
-def airflow_namespace_object(namespace: str) -> dict[str, Any]:
+def airflow_namespace_object(namespace: str, kubernetes_version: str) -> dict[str, Any]:
     """The Airflow namespace. The chart's pods (git-sync, statsd, PgBouncer images) meet ``baseline``,
     not all of ``restricted``; violations of restricted are still reported (audit, warn)."""
-    version = f"v{versions.KUBERNETES_VERSION}"
+    version = f"v{kubernetes_version}"
     labels = _labels()
     labels.update(
         {
@@ -244,7 +244,7 @@ class Airflow(pulumi.ComponentResource):
         plan = pool_plan(s, args.database_instance_class)  # fails before anything is registered
         on_cluster = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider)
 
-        namespace = k8s_objects.register(f"{name}-namespace", airflow_namespace_object(s.namespace), on_cluster)
+        namespace = k8s_objects.register(f"{name}-namespace", airflow_namespace_object(s.namespace, s.kubernetes_version), on_cluster)
         in_namespace = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider, depends_on=[namespace])
 
         secrets = self._secrets(name, args, plan, in_namespace)

@@ -29,6 +29,7 @@ from infra.pgbouncer import (
     plan_pools,
 )
 from infra.scheduling import SYSTEM, node_selector, toleration
+from infra.versions import DEFAULT_KUBERNETES_VERSION
 
 # Components that read or write task logs and therefore get an IAM role (IRSA) for the log bucket.
 LOG_WRITERS = ("scheduler", "triggerer", "dag_processor", "worker")
@@ -122,6 +123,8 @@ class AirflowSettings:
     admin_email: str
     api_base_url: Optional[str] = None
     secret_names: SecretNames = field(default_factory=SecretNames)
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
+    """The cluster's Kubernetes minor: the Pod Security Standard version the Airflow namespace pins."""
 
     def service_account(self, component: str) -> str:
         """The Kubernetes service account name of a chart component (we name them; never the chart)."""

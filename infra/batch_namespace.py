@@ -26,7 +26,7 @@ import pulumi_kubernetes as k8s
 
 from infra import k8s_objects
 from infra.irsa import IRSA_ANNOTATION, irsa_role
-from infra.versions import KUBERNETES_VERSION
+from infra.versions import DEFAULT_KUBERNETES_VERSION
 
 IMDS_CIDR = "169.254.169.254/32"
 LAUNCHER_ROLE = "airflow-job-launcher"
@@ -87,6 +87,8 @@ class BatchNamespaceSettings:
     vpc_cidr: Optional[str] = None
     database_cidrs: Sequence[str] = ()
     database_port: Optional[int] = None
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
+    """The cluster's Kubernetes minor: the Pod Security Standard version the namespace pins."""
 
 
 def _meta(name: str, namespace: Optional[str] = None, **extra: Any) -> dict[str, Any]:
@@ -99,7 +101,7 @@ def _meta(name: str, namespace: Optional[str] = None, **extra: Any) -> dict[str,
 
 
 def namespace_object(settings: BatchNamespaceSettings) -> dict[str, Any]:
-    version = f"v{KUBERNETES_VERSION}"
+    version = f"v{settings.kubernetes_version}"
     pss = {}
     for mode in ("enforce", "audit", "warn"):
         pss[f"pod-security.kubernetes.io/{mode}"] = "restricted"

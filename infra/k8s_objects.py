@@ -2,7 +2,7 @@
 
 Every object this project creates directly (not through a chart) is built by a pure function as the
 manifest dict Kubernetes would receive. The same dict is (1) validated by the tests against the
-OpenAPI schema of ``infra.versions.KUBERNETES_VERSION`` (``validate``) and (2) turned into the typed
+OpenAPI schema of the cluster's Kubernetes version (``validate``) and (2) turned into the typed
 ``pulumi_kubernetes`` resource (``register``), so what is validated is exactly what is deployed.
 """
 
@@ -12,8 +12,6 @@ from typing import Any, Mapping, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
-
-from infra.versions import KUBERNETES_VERSION
 
 # (apiVersion, kind) -> (resource class, top-level manifest fields passed as arguments).
 _TYPES: dict[tuple[str, str], tuple[type, tuple[str, ...]]] = {
@@ -32,7 +30,7 @@ _TYPES: dict[tuple[str, str], tuple[type, tuple[str, ...]]] = {
 _ARGUMENT = {"automountServiceAccountToken": "automount_service_account_token", "roleRef": "role_ref"}
 
 
-def validate(obj: Mapping[str, Any], version: str = KUBERNETES_VERSION) -> None:
+def validate(obj: Mapping[str, Any], version: str) -> None:
     """Raise kubernetes_validate.ValidationError unless ``obj`` matches the strict schema of ``version``."""
     import kubernetes_validate
 

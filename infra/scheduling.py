@@ -32,3 +32,16 @@ def toleration(role: str) -> dict[str, str]:
 def node_selector(role: str) -> dict[str, str]:
     """The pod node selector that pins a pod to the group ``role``."""
     return node_labels(role)
+
+
+# The EKS node group API spells taint effects differently from the Kubernetes API.
+KUBERNETES_TAINT_EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}
+
+
+def batch_pod_annotations() -> dict[str, str]:
+    """Annotations every batch Job pod carries.
+
+    The Cluster Autoscaler removes an under-used node by evicting its pods elsewhere; a Job's pod
+    would be killed mid-run. ``safe-to-evict: false`` keeps a node with a running Job until it ends.
+    """
+    return {"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"}

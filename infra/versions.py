@@ -1,14 +1,78 @@
-"""Every version the platform deploys, pinned in one place (one constant per thing, with the reason).
+"""Every pinned version of the platform, one constant per thing, each with why it is that version.
 
-Changing a version here is a deliberate upgrade: read the upstream release notes named in the
-comment, run the tests (they compare some of these pins with what the test environment runs) and
-roll dev before prod.
+Changing a version here is the whole upgrade: nothing else in the code names a version. Read the
+upstream release notes named in the comment, run the tests (they compare some of these pins with
+what the test environment runs) and roll dev before prod.
+
+Sources (checked when the pins were chosen; verify again before changing a pin):
+
+* EKS version calendar: docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html (standard
+  support is 14 months from the EKS release). 1.34 reached EKS on 2025-10-06 (standard support
+  until 2026-12-02); 1.35 on 2026-01-28 (standard support until 2027-03-27).
+* EKS add-on versions: the "latest version" tables of managing-kube-proxy, managing-coredns and
+  managing-vpc-cni in the EKS user guide, and ``aws eks describe-addon-versions --kubernetes-version
+  <v> --addon-name <name>``. Each pin below was published for that Kubernetes version.
+* Cluster Autoscaler: github.com/kubernetes/autoscaler tags ``cluster-autoscaler-chart-<v>`` and
+  ``cluster-autoscaler-<v>``; the autoscaler's minor must match the cluster's Kubernetes minor.
 """
 
-# Kubernetes minor version of the EKS control plane. The Kubernetes objects this project creates
-# directly are validated offline against the OpenAPI schemas of exactly this version
-# (kubernetes-validate ships schemas for 1.25 to 1.37). The cluster component owns the upgrade.
-KUBERNETES_VERSION = "1.34"
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# --- EKS (issue 3) -----------------------------------------------------------------------------
+
+DEFAULT_KUBERNETES_VERSION = "1.35"
+"""In EKS standard support until 2027-03-27, i.e. through all of late 2026 without extended-support fees."""
+
+STANDARD_SUPPORT_ENDS = {
+    "1.34": "2026-12-02",
+    "1.35": "2027-03-27",
+}
+"""End of EKS standard support per version we support; after it a cluster costs extended-support fees."""
+
+
+@dataclass(frozen=True)
+class EksAddonVersions:
+    """Versions of the EKS add-ons for one Kubernetes minor version."""
+
+    vpc_cni: str
+    coredns: str
+    kube_proxy: str
+    aws_ebs_csi_driver: str
+
+
+EKS_ADDON_VERSIONS: dict[str, EksAddonVersions] = {
+    # 1.34 stays supported so a cluster created on it can be upgraded one minor at a time (EKS
+    # only upgrades minor by minor): bump kubernetes_version 1.34 -> 1.35 and every pin follows.
+    "1.34": EksAddonVersions(
+        vpc_cni="v1.21.1-eksbuild.7",
+        coredns="v1.13.2-eksbuild.4",  # EKS user guide, managing-coredns, 1.34 row
+        kube_proxy="v1.34.6-eksbuild.2",  # EKS user guide, managing-kube-proxy, 1.34 row
+        aws_ebs_csi_driver="v1.57.1-eksbuild.1",
+    ),
+    "1.35": EksAddonVersions(
+        vpc_cni="v1.21.1-eksbuild.7",  # the VPC CNI add-on ships one build for every supported minor
+        coredns="v1.13.2-eksbuild.4",  # EKS user guide, managing-coredns, 1.35 row
+        kube_proxy="v1.35.3-eksbuild.2",  # EKS user guide, managing-kube-proxy, 1.35 row
+        aws_ebs_csi_driver="v1.57.1-eksbuild.1",
+    ),
+}
+"""EKS add-on versions per Kubernetes version: vpc-cni, coredns, kube-proxy, aws-ebs-csi-driver."""
+
+SUPPORTED_KUBERNETES_VERSIONS: tuple[str, ...] = tuple(sorted(EKS_ADDON_VERSIONS))
+"""The versions the config accepts: exactly those whose add-ons are pinned above."""
+
+CLUSTER_AUTOSCALER_CHART_REPOSITORY = "https://kubernetes.github.io/autoscaler"
+CLUSTER_AUTOSCALER_CHART = "cluster-autoscaler"
+CLUSTER_AUTOSCALER_CHART_VERSION = "9.59.0"
+"""Chart of 2026-07 (appVersion 1.35.0); its values (autoDiscovery, rbac.serviceAccount) are the ones we set."""
+
+CLUSTER_AUTOSCALER_IMAGE_TAGS: dict[str, str] = {
+    "1.34": "v1.34.2",  # last 1.34 patch release (2025-11)
+    "1.35": "v1.35.2",  # 1.35 patch release of 2026-07 (newer than the chart's default v1.35.0)
+}
+"""Cluster Autoscaler image per Kubernetes minor: the autoscaler supports only its own minor."""
 
 # --- Apache Airflow -----------------------------------------------------------------------------
 

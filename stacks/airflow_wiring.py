@@ -64,6 +64,7 @@ def airflow_settings(config: StackConfig) -> AirflowSettings:
         admin_username=a.admin.username,
         admin_email=a.admin.email,
         api_base_url=f"https://{a.ui.hostname}" if a.ui.hostname else None,
+        kubernetes_version=config.cluster.kubernetes_version,
     )
 
 
@@ -92,6 +93,7 @@ def batch_settings(config: StackConfig, *, database_port: Optional[int]) -> Batc
         vpc_cidr=config.network.vpc_cidr,
         database_cidrs=tuple(str(c) for c in subnets.database) if b.database_egress else (),
         database_port=database_port if b.database_egress else None,
+        kubernetes_version=config.cluster.kubernetes_version,
     )
 
 

@@ -11,6 +11,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from infra.cluster import Cluster, ClusterArgs, NodeGroupSpec
+from infra.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from infra.network import Network, NetworkArgs
 from stacks.config import Problem, StackConfig, StackConfigError
 from stacks.data import build_data_stores
@@ -57,6 +59,19 @@ def build_environment(config: StackConfig, stack: str) -> dict[str, Any]:
     )
 
     data = build_data_stores(config, stack, network, project=PROJECT, aws_provider=aws_provider)
+    cluster = build_cluster(config, stack, network, on_aws)
+    ClusterAutoscaler(
+        f"{stack}-cluster-autoscaler",
+        ClusterAutoscalerArgs(
+            cluster_name=cluster.cluster_name,
+            kubernetes_version=config.cluster.kubernetes_version,
+            region=config.region,
+            oidc_provider_arn=cluster.oidc_provider_arn,
+            oidc_issuer=cluster.oidc_issuer,
+            wait_for=cluster.system_ready,
+        ),
+        opts=pulumi.ResourceOptions(providers={"aws": aws_provider, "kubernetes": cluster.k8s_provider}),
+    )
 
     return {
         "region": config.region,
@@ -65,4 +80,54 @@ def build_environment(config: StackConfig, stack: str) -> dict[str, Any]:
         "private_subnet_ids": network.private_subnet_ids,
         "database_subnet_ids": network.database_subnet_ids,
         **data.stack_outputs(),
+        "cluster_name": cluster.cluster_name,
+        "cluster_endpoint": cluster.endpoint,
+        "kubeconfig": cluster.kubeconfig,
+        "oidc_provider_arn": cluster.oidc_provider_arn,
+        "node_group_names": cluster.node_group_names,
+        "node_group_release_versions": cluster.node_group_release_versions,
     }
+
+
+def cluster_name(stack: str) -> str:
+    """Physical EKS cluster name: unique per stack, so dev and prod can share an account."""
+    return f"{PROJECT}-{stack}"
+
+
+def build_cluster(config: StackConfig, stack: str, network: Network, opts: pulumi.ResourceOptions) -> Cluster:
+    """The EKS cluster and its node groups, from the ``cluster`` section."""
+    section = config.cluster
+    groups = []
+    for role in ("system", "batch"):
+        group = getattr(section.node_groups, role)
+        max_unavailable, percentage = group.roll_settings()
+        groups.append(
+            NodeGroupSpec(
+                role=role,
+                instance_types=group.instance_types,
+                capacity_type=group.capacity_type,
+                min_size=group.min_size,
+                max_size=group.max_size,
+                desired_size=group.desired_size,
+                disk_size_gib=group.disk_size_gib,
+                max_unavailable=max_unavailable,
+                max_unavailable_percentage=percentage,
+                ami_family=group.ami_type,
+                ami_release_version=group.ami_release_version,
+            )
+        )
+    return Cluster(
+        f"{stack}-cluster",
+        ClusterArgs(
+            cluster_name=cluster_name(stack),
+            vpc_id=network.vpc.id,
+            private_subnet_ids=network.private_subnet_ids,
+            node_groups=groups,
+            kubernetes_version=section.kubernetes_version,
+            endpoint_public_access_cidrs=section.endpoint_public_access_cidrs,
+            admin_role_arns=section.admin_role_arns,
+            log_types=section.control_plane_log_types,
+            log_retention_days=section.control_plane_log_retention_days,
+        ),
+        opts=opts,
+    )

@@ -14,6 +14,7 @@ from stacks.config.airflow import AirflowConfig
 from stacks.config.base import Section
 from stacks.config.batch import BatchConfig
 from stacks.config.database import DatabaseConfig
+from stacks.config.cluster import ClusterConfig
 from stacks.config.network import NetworkConfig
 from stacks.config.problems import Problem
 from stacks.config.task_logs import TaskLogsConfig
@@ -50,6 +51,7 @@ class StackConfig(Section):
     batch: BatchConfig = Field(default_factory=BatchConfig)
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     task_logs: TaskLogsConfig = Field(default_factory=TaskLogsConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
 
     def problems(self, tier: str, path: str = "") -> list[Problem]:
         found: list[Problem] = []

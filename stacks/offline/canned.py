@@ -12,6 +12,7 @@ Every value is recognisably fake (account 123456789012, ``offline-`` prefixes).
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable
 
 ACCOUNT_ID = "123456789012"
@@ -48,11 +49,37 @@ def _partition(args: dict[str, Any], region: str) -> dict[str, Any]:
     return {"partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws", "id": "aws"}
 
 
+def _ssm_parameter(args: dict[str, Any], region: str) -> dict[str, Any]:
+    """Public AMI release parameters get a well-formed release of 2000-01-01 (obviously not a real one)."""
+    import re
+
+    name = args.get("name", "")
+    al2023 = re.match(r"^/aws/service/eks/optimized-ami/(\d+\.\d+)/amazon-linux-2023/.*/release_version$", name)
+    bottlerocket = re.match(r"^/aws/service/bottlerocket/aws-k8s-(\d+\.\d+)/.*/image_version$", name)
+    if al2023:
+        value = f"{al2023.group(1)}.0-20000101"
+    elif bottlerocket:
+        value = "1.0.0-00000000"
+    else:
+        raise NotImplementedError(f"the offline plan has no canned value for SSM parameter {name}")
+    return {
+        "arn": f"arn:aws:ssm:{region}::parameter{name}",
+        "id": name,
+        "name": name,
+        "type": "String",
+        "value": value,
+        "insecureValue": value,
+        "version": 1,
+        "withDecryption": True,
+    }
+
+
 INVOKES: dict[str, InvokeAnswer] = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": _availability_zones,
     "aws:index/getRegion:getRegion": _region,
     "aws:index/getCallerIdentity:getCallerIdentity": _caller_identity,
     "aws:index/getPartition:getPartition": _partition,
+    "aws:ssm/getParameter:getParameter": _ssm_parameter,
 }
 
 
@@ -71,12 +98,60 @@ def generic_outputs(type_: str, name: str, inputs: dict[str, Any], region: str) 
     return outputs
 
 
+def _eks_cluster(name: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
+    """What the pulumi-eks Cluster component returns (camelCase), for the outputs our code reads."""
+    cluster = inputs.get("name") or name
+    endpoint = f"https://{PLACEHOLDER}.gr7.{region}.eks.amazonaws.com"
+    issuer = f"oidc.eks.{region}.amazonaws.com/id/OFFLINE0PLACEHOLDER"
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "kubernetes", "cluster": {"server": endpoint, "certificate-authority-data": PLACEHOLDER}}],
+        "contexts": [{"name": "aws", "context": {"cluster": "kubernetes", "user": "aws"}}],
+        "current-context": "aws",
+        "users": [
+            {
+                "name": "aws",
+                "user": {
+                    "exec": {
+                        "apiVersion": "client.authentication.k8s.io/v1beta1",
+                        "command": "aws",
+                        "args": ["eks", "get-token", "--cluster-name", cluster, "--output", "json"],
+                    }
+                },
+            }
+        ],
+    }
+    return {
+        "kubeconfig": kubeconfig,
+        "kubeconfigJson": json.dumps(kubeconfig),
+        "oidcProviderArn": f"arn:aws:iam::{ACCOUNT_ID}:oidc-provider/{issuer}",
+        "oidcProviderUrl": f"https://{issuer}",
+        "oidcIssuer": issuer,
+        "clusterSecurityGroupId": f"sg-{PLACEHOLDER}-eks-cluster",
+        "nodeSecurityGroupId": f"sg-{PLACEHOLDER}-eks-cluster",
+    }
+
+
+def _eks_node_group(name: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:
+    group = f"{inputs.get('nodeGroupNamePrefix', '')}{PLACEHOLDER}"
+    return {
+        "nodeGroupName": group,
+        "resources": [{"autoscalingGroups": [{"name": f"eks-{group}-asg"}], "remoteAccessSecurityGroupId": ""}],
+        "status": "ACTIVE",
+    }
+
+
 OUTPUTS: dict[str, OutputAnswer] = {
     "aws:ec2/vpc:Vpc": lambda name, inputs, region: {"defaultSecurityGroupId": f"sg-{PLACEHOLDER}"},
     # A LoadBalancer Service's address, as the service controller would report it.
     "kubernetes:core/v1:Service": lambda name, inputs, region: {
         "status": {"loadBalancer": {"ingress": [{"hostname": f"{PLACEHOLDER}-{name}.elb.{region}.amazonaws.com"}]}}
     },
+    "eks:index:Cluster": _eks_cluster,
+    "aws:eks/nodeGroup:NodeGroup": _eks_node_group,
+    "aws:ec2/launchTemplate:LaunchTemplate": lambda name, inputs, region: {"latestVersion": 1, "defaultVersion": 1},
+    "aws:kms/key:Key": lambda name, inputs, region: {"keyId": f"{PLACEHOLDER}-{name}"},
 }
 
 

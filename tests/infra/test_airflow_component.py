@@ -197,7 +197,7 @@ def test_directly_created_kubernetes_objects_match_the_schema(plan):
     created = [r for r in plan.resources if r.type.startswith("kubernetes:") and r.type != RELEASE]
     assert len(created) >= 17
     for resource in created:
-        k8s_objects.validate(resource.raw_inputs)
+        k8s_objects.validate(resource.raw_inputs, load_stack_file(stack_file("prod")).cluster.kubernetes_version)
 
 
 def test_ui_is_private_behind_tls_in_prod(plans):

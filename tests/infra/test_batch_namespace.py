@@ -7,7 +7,6 @@ import pytest
 
 from infra import batch_namespace as bn
 from infra import k8s_objects
-from infra.versions import KUBERNETES_VERSION
 from stacks.airflow_wiring import batch_settings
 from stacks.config import load_stack_file, stack_file
 
@@ -26,22 +25,21 @@ def by_name(objects, kind, name):
 def test_every_object_matches_the_kubernetes_schema(prod_settings):
     with_db = bn.BatchNamespaceSettings(**{**prod_settings.__dict__, "database_cidrs": ("10.20.0.0/24",), "database_port": 5432})
     for obj in bn.batch_objects(with_db, ROLE):
-        k8s_objects.validate(obj)
+        k8s_objects.validate(obj, prod_settings.kubernetes_version)
 
 
 def test_schema_validation_catches_a_bad_object(prod_settings):
     role = bn.launcher_role_object(prod_settings)
     role["rules"][0]["verb"] = ["get"]  # typo: verbs
     with pytest.raises(kubernetes_validate.ValidationError):
-        k8s_objects.validate(role)
-    assert KUBERNETES_VERSION.startswith("1.")
+        k8s_objects.validate(role, prod_settings.kubernetes_version)
 
 
 def test_namespace_enforces_the_restricted_standard(prod_settings):
     labels = bn.namespace_object(prod_settings)["metadata"]["labels"]
     for mode in ("enforce", "audit", "warn"):
         assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted"
-        assert labels[f"pod-security.kubernetes.io/{mode}-version"] == f"v{KUBERNETES_VERSION}"
+        assert labels[f"pod-security.kubernetes.io/{mode}-version"] == f"v{prod_settings.kubernetes_version}"
     assert bn.namespace_object(prod_settings)["metadata"]["name"] == "batch-jobs"
 
 
@@ -118,7 +116,7 @@ def test_vpc_only_https_and_database_egress_when_asked():
         "ports": [{"protocol": "TCP", "port": 5432}],
     }
     for obj in policies:
-        k8s_objects.validate(obj)
+        k8s_objects.validate(obj, settings.kubernetes_version)
 
 
 def test_database_egress_in_config_uses_the_database_subnets():
