@@ -26,6 +26,8 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from infra.airflow_secrets import RECOVERY_WINDOW_DAYS
+from infra.durable import find_by_name
 from infra import k8s_objects, pgbouncer, versions
 from infra.airflow_values import (
     ADMIN_PASSWORD_KEY,
@@ -226,6 +228,10 @@ class AirflowArgs:
     """Secret: the password of the admin user. None (default): a random 32-character password,
     kept in Pulumi state as a secret and in the Kubernetes Secret the operator reads it from."""
 
+    wait_for: Sequence[pulumi.Resource] = ()
+    """Resources the release waits for: the system node group and coredns, so Helm's wait for ready
+    pods starts only once pods can be scheduled. Default: none (a cluster that already has nodes)."""
+
     helm_timeout_seconds: int = 1200
     """How long Helm waits for the release to become ready (first install migrates the database)."""
 
@@ -271,7 +277,7 @@ class Airflow(pulumi.ComponentResource):
             max_history=10,
             cleanup_on_fail=True,
             opts=pulumi.ResourceOptions(
-                parent=self, provider=args.kubernetes_provider, depends_on=[namespace, *secrets]
+                parent=self, provider=args.kubernetes_provider, depends_on=[namespace, *secrets, *args.wait_for]
             ),
         )
 
@@ -360,15 +366,28 @@ class Airflow(pulumi.ComponentResource):
         return arns
 
     def _connection_secrets(self, name: str, s: AirflowSettings) -> None:
-        """Empty Secrets Manager secrets for the notification connections: named here, valued by the
-        operator (a missing value only fails the notification, never Airflow)."""
+        """Secrets Manager secrets for the notification connections: named here, valued by the
+        operator (a missing value only fails the notification, never Airflow).
+
+        Their values are connections an operator typed in: like the durable Airflow keys (see
+        ``infra.durable``) they are kept on ``pulumi destroy`` and adopted again by the next
+        ``pulumi up``, so a recreated stack notifies exactly as before.
+        """
         prefix = s.connections_prefix.strip("/")
+        found = aws.secretsmanager.get_secrets(
+            filters=[aws.secretsmanager.GetSecretsFilterArgs(name="name", values=[f"{prefix}/"])],
+            opts=pulumi.InvokeOptions(parent=self),
+        )
         for conn_id in NOTIFICATION_CONNECTIONS:
+            secret_name = f"{prefix}/{conn_id}"
+            existing = find_by_name(found.names or [], found.arns or [], secret_name)
             aws.secretsmanager.Secret(
                 f"{name}-{conn_id.replace('_', '-')}",
-                name=f"{prefix}/{conn_id}",
-                description=f"Airflow connection {conn_id} (JSON connection; value set by an operator)",
-                opts=pulumi.ResourceOptions(parent=self),
+                name=secret_name,
+                description=f"Airflow connection {conn_id} (JSON connection; value set by an operator). Durable: kept across stack destroy.",
+                recovery_window_in_days=RECOVERY_WINDOW_DAYS,
+                tags={"Name": secret_name, "durable": "true"},
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True, import_=existing),
             )
 
 

@@ -4,6 +4,8 @@
   restored from a snapshot is readable only with the key it was written with.
 * ``api-secret-key`` signs the API server's session cookies (``[api] secret_key``).
 * ``jwt-secret`` signs the JWTs of the API and of the task execution API (``[api_auth] jwt_secret``).
+* ``admin-password`` is the password of Airflow's admin user. The user lives in the metadata
+  database, so after a restore the old password is the one that works: it must survive as well.
 
 Left to the Helm chart, these are generated per release (and some chart versions regenerate the
 JWT/API secrets on every upgrade), so a destroy-and-recreate would leave the restored database's
@@ -37,12 +39,14 @@ from infra.durable import current_version_id, find_by_name
 FERNET_KEY = "fernet-key"
 API_SECRET_KEY = "api-secret-key"
 JWT_SECRET = "jwt-secret"
-KEYS = (FERNET_KEY, API_SECRET_KEY, JWT_SECRET)
+ADMIN_PASSWORD = "admin-password"
+KEYS = (FERNET_KEY, API_SECRET_KEY, JWT_SECRET, ADMIN_PASSWORD)
 
 DESCRIPTIONS = {
     FERNET_KEY: "Airflow fernet key: encrypts connections and variables in the metadata database. Durable: kept across stack destroy.",
     API_SECRET_KEY: "Airflow [api] secret_key: signs API server sessions. Durable: kept across stack destroy.",
     JWT_SECRET: "Airflow [api_auth] jwt_secret: signs API and task execution JWTs. Durable: kept across stack destroy.",
+    ADMIN_PASSWORD: "Password of the Airflow admin user (stored in the metadata database). Durable: kept across stack destroy.",
 }
 # A deleted secret can be restored for this long (the longest Secrets Manager allows).
 RECOVERY_WINDOW_DAYS = 30
@@ -96,9 +100,10 @@ class AirflowSecrets(pulumi.ComponentResource):
     fernet_key: pulumi.Output[str]
     api_secret_key: pulumi.Output[str]
     jwt_secret: pulumi.Output[str]
-    """The three values, Pulumi secrets."""
+    admin_password: pulumi.Output[str]
+    """The four values, Pulumi secrets."""
     arns: dict[str, pulumi.Output[str]]
-    """Secrets Manager ARN per key (``fernet-key``, ``api-secret-key``, ``jwt-secret``)."""
+    """Secrets Manager ARN per key (``fernet-key``, ``api-secret-key``, ``jwt-secret``, ``admin-password``)."""
     names: dict[str, str]
     adopted: dict[str, bool]
     """Per key: whether this run found the secret in AWS and adopted it (known at program time)."""
@@ -161,4 +166,5 @@ class AirflowSecrets(pulumi.ComponentResource):
         self.fernet_key = values[FERNET_KEY]
         self.api_secret_key = values[API_SECRET_KEY]
         self.jwt_secret = values[JWT_SECRET]
+        self.admin_password = values[ADMIN_PASSWORD]
         self.register_outputs({"arns": self.arns})

@@ -104,6 +104,10 @@ class NodeGroupSpec:
     ami_release_version: Optional[str] = None
     """Pin; None (default) follows the release AWS recommends, read from SSM on every run."""
 
+    extra_security_group_ids: Sequence[pulumi.Input[str]] = ()
+    """Security groups the nodes (and so their pods) carry besides the cluster security group, e.g.
+    the database-clients group for the groups whose pods reach the metadata database. Default: none."""
+
 
 @dataclass(frozen=True, kw_only=True)
 class ClusterArgs:
@@ -276,7 +280,8 @@ class Cluster(pulumi.ComponentResource):
                 # Nodes then carry the security group EKS creates for the cluster, which already
                 # allows all traffic between nodes and with the control plane.
                 skip_default_security_groups=True,
-                vpc_cni_options=eks.VpcCniOptionsArgs(addon_version=addons.vpc_cni),
+                # The network policy agent enforces the batch namespace's NetworkPolicies.
+                vpc_cni_options=eks.VpcCniOptionsArgs(addon_version=addons.vpc_cni, enable_network_policy=True),
                 kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(version=addons.kube_proxy),
                 # coredns is created below, after the node groups, with system-group placement.
                 coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=False),
@@ -393,6 +398,11 @@ class Cluster(pulumi.ComponentResource):
             name_prefix=f"{cluster_name}-{role}-",
             description=f"Nodes of the {role} group of EKS cluster {cluster_name}",
             update_default_version=True,
+            # With security groups in a launch template EKS no longer adds the cluster security
+            # group by itself, so it is listed first; without extra groups EKS adds it alone.
+            vpc_security_group_ids=[self.node_security_group_id, *spec.extra_security_group_ids]
+            if spec.extra_security_group_ids
+            else None,
             metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
                 http_endpoint="enabled",
                 http_tokens="required",

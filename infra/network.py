@@ -44,6 +44,10 @@ class NetworkArgs:
     tags: dict[str, str] = field(default_factory=dict)
     """Tags for every resource, on top of the provider's default tags."""
 
+    cluster_name: Optional[str] = None
+    """EKS cluster using the public and private subnets: they get ``kubernetes.io/cluster/<name>=shared``,
+    which the Kubernetes service controller uses to pick subnets for load balancers. Default: none."""
+
 
 class Network(pulumi.ComponentResource):
     """A VPC laid out for EKS and RDS across ``len(args.availability_zones)`` AZs."""
@@ -62,6 +66,8 @@ class Network(pulumi.ComponentResource):
 
         def tags(role: str, **extra: str) -> dict[str, str]:
             return {**args.tags, "Name": f"{name}-{role}", **extra}
+
+        cluster_tag = {f"kubernetes.io/cluster/{args.cluster_name}": "shared"} if args.cluster_name else {}
 
         self.vpc = aws.ec2.Vpc(
             f"{name}-vpc",
@@ -100,7 +106,7 @@ class Network(pulumi.ComponentResource):
                 cidr_block=str(plan.public[i]),
                 availability_zone=az,
                 map_public_ip_on_launch=False,
-                tags=tags(f"public-{suffix}", **{"kubernetes.io/role/elb": "1", "tier": "public"}),
+                tags=tags(f"public-{suffix}", **{"kubernetes.io/role/elb": "1", "tier": "public"}, **cluster_tag),
                 opts=child,
             )
             aws.ec2.RouteTableAssociation(
@@ -124,7 +130,7 @@ class Network(pulumi.ComponentResource):
                 vpc_id=self.vpc.id,
                 cidr_block=str(plan.private[i]),
                 availability_zone=az,
-                tags=tags(f"private-{suffix}", **{"kubernetes.io/role/internal-elb": "1", "tier": "private"}),
+                tags=tags(f"private-{suffix}", **{"kubernetes.io/role/internal-elb": "1", "tier": "private"}, **cluster_tag),
                 opts=child,
             )
             rt = aws.ec2.RouteTable(

@@ -8,7 +8,7 @@ keyword arguments and gets back the stack outputs of this part (``airflow_namesp
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -112,6 +112,8 @@ def build_airflow(
     jwt_secret: pulumi.Input[str],
     task_log_bucket_name: pulumi.Input[str],
     task_log_bucket_arn: pulumi.Input[str],
+    admin_password: Optional[pulumi.Input[str]] = None,
+    wait_for: Sequence[pulumi.Resource] = (),
     opts: Optional[pulumi.ResourceOptions] = None,
 ) -> dict[str, Any]:
     """Register Airflow and the batch namespace; return their stack outputs.
@@ -137,6 +139,8 @@ def build_airflow(
             settings=settings,
             database_instance_class=database_instance_class,
             metadata_connection_uri=metadata_connection_uri,
+            wait_for=tuple(wait_for),
+            admin_password=admin_password,
             fernet_key=fernet_key,
             api_secret_key=api_secret_key,
             jwt_secret=jwt_secret,

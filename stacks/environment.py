@@ -13,7 +13,9 @@ import pulumi_aws as aws
 
 from infra.cluster import Cluster, ClusterArgs, NodeGroupSpec
 from infra.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
+from infra.database import POSTGRES_PORT
 from infra.network import Network, NetworkArgs
+from stacks.airflow_wiring import build_airflow
 from stacks.config import Problem, StackConfig, StackConfigError
 from stacks.data import build_data_stores
 
@@ -54,12 +56,16 @@ def build_environment(config: StackConfig, stack: str) -> dict[str, Any]:
             vpc_cidr=config.network.vpc_cidr,
             nat_gateways=config.network.nat_gateways,
             flow_logs_retention_days=config.network.flow_logs_retention_days,
+            cluster_name=cluster_name(stack),
         ),
         opts=on_aws,
     )
 
+    # The database and the cluster do not depend on each other, so Pulumi creates (or restores)
+    # them in parallel: the two longest steps of a recreate overlap. Only the security group that
+    # ties them together comes first.
     data = build_data_stores(config, stack, network, project=PROJECT, aws_provider=aws_provider)
-    cluster = build_cluster(config, stack, network, on_aws)
+    cluster = build_cluster(config, stack, network, on_aws, database_clients=data.database_clients_security_group_id)
     ClusterAutoscaler(
         f"{stack}-cluster-autoscaler",
         ClusterAutoscalerArgs(
@@ -71,6 +77,24 @@ def build_environment(config: StackConfig, stack: str) -> dict[str, Any]:
             wait_for=cluster.system_ready,
         ),
         opts=pulumi.ResourceOptions(providers={"aws": aws_provider, "kubernetes": cluster.k8s_provider}),
+    )
+    airflow_outputs = build_airflow(
+        config,
+        stack,
+        kubernetes_provider=cluster.k8s_provider,
+        oidc_provider_arn=cluster.oidc_provider_arn,
+        oidc_issuer=cluster.oidc_issuer,
+        database_instance_class=config.database.instance_class,
+        database_port=POSTGRES_PORT,
+        metadata_connection_uri=data.database.metadata_connection_uri,
+        fernet_key=data.airflow_secrets.fernet_key,
+        api_secret_key=data.airflow_secrets.api_secret_key,
+        jwt_secret=data.airflow_secrets.jwt_secret,
+        admin_password=data.airflow_secrets.admin_password,
+        task_log_bucket_name=data.task_logs.bucket,
+        task_log_bucket_arn=data.task_logs.arn,
+        wait_for=cluster.system_ready,
+        opts=on_aws,
     )
 
     return {
@@ -86,6 +110,7 @@ def build_environment(config: StackConfig, stack: str) -> dict[str, Any]:
         "oidc_provider_arn": cluster.oidc_provider_arn,
         "node_group_names": cluster.node_group_names,
         "node_group_release_versions": cluster.node_group_release_versions,
+        **airflow_outputs,
     }
 
 
@@ -94,9 +119,21 @@ def cluster_name(stack: str) -> str:
     return f"{PROJECT}-{stack}"
 
 
-def build_cluster(config: StackConfig, stack: str, network: Network, opts: pulumi.ResourceOptions) -> Cluster:
-    """The EKS cluster and its node groups, from the ``cluster`` section."""
+def build_cluster(
+    config: StackConfig,
+    stack: str,
+    network: Network,
+    opts: pulumi.ResourceOptions,
+    *,
+    database_clients: pulumi.Input[str],
+) -> Cluster:
+    """The EKS cluster and its node groups, from the ``cluster`` section.
+
+    ``database_clients`` is the security group the database admits: the system nodes (Airflow,
+    PgBouncer) carry it, and the batch nodes too when ``batch.database_egress`` asks for it.
+    """
     section = config.cluster
+    reaches_database = {"system": True, "batch": config.batch.database_egress}
     groups = []
     for role in ("system", "batch"):
         group = getattr(section.node_groups, role)
@@ -114,6 +151,7 @@ def build_cluster(config: StackConfig, stack: str, network: Network, opts: pulum
                 max_unavailable_percentage=percentage,
                 ami_family=group.ami_type,
                 ami_release_version=group.ami_release_version,
+                extra_security_group_ids=(database_clients,) if reaches_database[role] else (),
             )
         )
     return Cluster(

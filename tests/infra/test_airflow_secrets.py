@@ -38,6 +38,7 @@ def program():
         "fernet_key": secrets.fernet_key,
         "api_secret_key": secrets.api_secret_key,
         "jwt_secret": secrets.jwt_secret,
+        "admin_password": secrets.admin_password,
         "arns": secrets.arns,
         "adopted": secrets.adopted,
     }
@@ -92,7 +93,7 @@ def test_lookups_match_exact_names_only():
 # --- first creation -------------------------------------------------------------------------
 
 
-def test_first_run_creates_three_named_secrets_with_generated_values(created):
+def test_first_run_creates_the_named_secrets_with_generated_values(created):
     secrets = {r.input("name"): r for r in created.of_type(SECRET)}
     assert sorted(secrets) == sorted(NAMES)
     assert created.raw_outputs["adopted"] == {k: False for k in KEYS}
@@ -102,10 +103,10 @@ def test_first_run_creates_three_named_secrets_with_generated_values(created):
         # The AWS managed key aws/secretsmanager: it cannot be deleted with the stack.
         assert secret.input("kmsKeyId") is None
     generated = [i for i in created.invokes if i.token == "aws:secretsmanager/getRandomPassword:getRandomPassword"]
-    assert len(generated) == 3
+    assert len(generated) == len(KEYS)
     fernet = Fernet(created.raw_outputs["fernet_key"].encode())
     assert fernet.decrypt(fernet.encrypt(b"x")) == b"x"
-    for key in ("api_secret_key", "jwt_secret"):
+    for key in ("api_secret_key", "jwt_secret", "admin_password"):
         value = created.raw_outputs[key]
         assert len(value) == 64 and value.isalnum()
 
@@ -154,7 +155,7 @@ def test_recreate_adopts_the_secrets_and_their_current_versions(adopted):
     # Nothing is generated: the values are the ones already in Secrets Manager.
     tokens = [i.token for i in adopted.invokes]
     assert "aws:secretsmanager/getRandomPassword:getRandomPassword" not in tokens
-    assert tokens.count("aws:secretsmanager/getSecretVersion:getSecretVersion") == 3
+    assert tokens.count("aws:secretsmanager/getSecretVersion:getSecretVersion") == len(KEYS)
 
 
 def test_adopted_values_are_the_stored_ones(adopted):

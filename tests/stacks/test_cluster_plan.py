@@ -249,7 +249,7 @@ def test_scale_from_zero_tags_are_on_each_groups_own_asg(plan):
 
 
 def test_cluster_autoscaler_chart_pinned_and_installed_with_the_clusters_provider(plan):
-    release = plan.one("kubernetes:helm.sh/v3:Release")
+    release = plan.one("kubernetes:helm.sh/v3:Release", f"{plan.stack}-cluster-autoscaler")
     assert release.input("chart") == CLUSTER_AUTOSCALER_CHART
     assert release.input("version") == CLUSTER_AUTOSCALER_CHART_VERSION
     assert release.input("repositoryOpts.repo") == CLUSTER_AUTOSCALER_CHART_REPOSITORY
@@ -264,7 +264,7 @@ def test_cluster_autoscaler_chart_pinned_and_installed_with_the_clusters_provide
 
 def test_cluster_autoscaler_discovers_this_clusters_groups_with_its_own_irsa_role(plan):
     cluster_name = f"batch-platform-{plan.stack}"
-    release = plan.one("kubernetes:helm.sh/v3:Release")
+    release = plan.one("kubernetes:helm.sh/v3:Release", f"{plan.stack}-cluster-autoscaler")
     assert release.input("values.autoDiscovery.tags") == [
         "k8s.io/cluster-autoscaler/enabled",
         f"k8s.io/cluster-autoscaler/{cluster_name}",

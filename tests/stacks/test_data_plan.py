@@ -18,7 +18,7 @@ SECRET = "aws:secretsmanager/secret:Secret"
 VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
 BUCKET = "aws:s3/bucket:Bucket"
 PROJECT = "batch-platform"
-KEYS = ("fernet-key", "api-secret-key", "jwt-secret")
+KEYS = ("fernet-key", "api-secret-key", "jwt-secret", "admin-password")
 
 
 def _leftovers(stack: str) -> dict:
@@ -89,8 +89,10 @@ def test_durable_resources_are_the_only_retained_ones(dev_plan, prod_plan):
             "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "aws:s3/bucketVersioning:BucketVersioning",
             "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
         }
+        # The durable Airflow keys, and the notification connections an operator fills in.
         assert sorted(r.input("name") for r in plan.of_type(SECRET)) == sorted(
-            f"batch-platform/{plan.stack}/airflow/{k}" for k in KEYS
+            [f"batch-platform/{plan.stack}/airflow/{k}" for k in KEYS]
+            + [f"batch-platform/{plan.stack}/airflow/connections/{c}" for c in ("slack_notifications", "smtp_notifications")]
         )
         assert plan.one(BUCKET).input("bucket") == f"batch-platform-{plan.stack}-task-logs-123456789012-eu-west-1"
 
@@ -120,9 +122,10 @@ def test_stack_outputs(prod_plan):
 
 def _secret_values(plan) -> set[str]:
     values = set()
-    # The data stores' secrets; the Kubernetes provider's kubeconfig (issue 3) is checked there.
+    # The data stores' secrets; the kubeconfig and the Kubernetes Secrets built from these values are
+    # checked with the cluster and Airflow.
     for resource in plan.resources:
-        if resource.type.startswith("pulumi:providers:"):
+        if resource.type.startswith(("pulumi:providers:", "kubernetes:")):
             continue
         for path in resource.secret_paths:
             node = resource.raw_inputs
@@ -147,20 +150,21 @@ def _leaves(node, path=""):
 def test_no_secret_value_in_clear(which, request):
     plan = request.getfixturevalue(which)
     values = _secret_values(plan)
-    # The master password and the three Airflow values (generated, or read back on adoption).
-    assert len(values) == 4 and all(len(v) >= 40 for v in values)
+    # The master password and the four durable Airflow values (generated, or read back on adoption).
+    assert len(values) == 5 and all(len(v) >= 40 for v in values)
     for text in (render_json(plan), render_text(plan)):
         assert not [v for v in values if v in text]
     for resource in plan.resources:
         for path, leaf in _leaves(resource.raw_inputs):
             if isinstance(leaf, str) and any(v in leaf for v in values):
-                assert path in resource.secret_paths, (resource.name, path)
+                # The value sits at a secret path, or inside one (a Secret's whole stringData).
+                assert any(path == p or path.startswith(f"{p}.") for p in resource.secret_paths), (resource.name, path)
 
 
 def test_recreate_adopts_secrets_and_bucket_without_churn(prod_plan, prod_recreated):
     imported = {(r.type, r.name): r.options["importId"] for r in prod_recreated.resources if r.options["importId"]}
     assert {t for t, _ in imported} == {SECRET, VERSION, BUCKET}
-    assert len(imported) == 7
+    assert len(imported) == 2 * len(KEYS) + 1  # each secret and its version, and the bucket
     assert imported[(BUCKET, "prod-task-logs-bucket")] == "batch-platform-prod-task-logs-123456789012-eu-west-1"
     # Same resources, same inputs as a first creation: adoption changes options only.
     assert [(r.type, r.name) for r in prod_plan.resources] == [(r.type, r.name) for r in prod_recreated.resources]
@@ -188,7 +192,7 @@ def test_plan_command_shows_the_data_stores(capsys):
     [db] = by_type[INSTANCE]
     assert db["options"]["protect"] is True and db["inputs"]["deletionProtection"] is True
     assert db["inputs"]["password"] == "[secret]" and db["secretInputs"] == ["password"]
-    assert len(by_type[SECRET]) == 3 and all(r["options"]["retainOnDelete"] for r in by_type[SECRET])
+    assert len(by_type[SECRET]) == len(KEYS) + 2 and all(r["options"]["retainOnDelete"] for r in by_type[SECRET])
     assert all(r["inputs"]["secretString"] == "[secret]" for r in by_type[VERSION])
     assert by_type[BUCKET][0]["options"]["retainOnDelete"] is True
     placeholders = [p for p in document["placeholders"] if p["invoke"].endswith("getRandomPassword")]
