@@ -296,7 +296,7 @@ class Airflow(pulumi.ComponentResource):
             self.url = pulumi.Output.from_input(
                 f"http://{s.release_name}-api-server.{s.namespace}.svc.cluster.local:{API_SERVER_PORT}"
             )
-        self.namespace = namespace.metadata.name
+        self.namespace = namespace.metadata.apply(lambda m: m["name"])
         self.register_outputs({"namespace": self.namespace, "url": self.url, "role_arns": self.role_arns})
 
     def _secrets(
@@ -392,6 +392,7 @@ class Airflow(pulumi.ComponentResource):
 
 
 def _load_balancer_url(status: Any) -> str:
-    ingress = (getattr(status, "load_balancer", None) and status.load_balancer.ingress) or []
-    host = ingress[0].hostname if ingress else None
+    """The UI URL from a LoadBalancer Service's status (``{"loadBalancer": {"ingress": [...]}}``)."""
+    ingress = ((status or {}).get("loadBalancer") or {}).get("ingress") or []
+    host = ingress[0].get("hostname") if ingress else None
     return f"https://{host}" if host else ""

@@ -312,7 +312,7 @@ class BatchNamespace(pulumi.ComponentResource):
         for obj in rest:
             k8s_objects.register(f"{name}-{obj['kind'].lower()}-{obj['metadata']['name']}", obj, in_namespace)
 
-        self.namespace = namespace.metadata.name
+        self.namespace = namespace.metadata.apply(lambda m: m["name"])
         self.service_account = pulumi.Output.from_input(s.service_account)
         self.role_arn = role.arn
         self.register_outputs(
