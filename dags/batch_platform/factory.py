@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from batch_platform import settings as platform_settings
+from batch_platform.dag_file import dag_file_text  # noqa: F401 - part of the factory's interface
 from batch_platform.jenkins_cron import CronSpecError
 from batch_platform.spec import JobSpec, SpecError, load_spec
 from batch_platform.timetable import timetable_for
@@ -242,16 +243,3 @@ def dag_from_spec_file(dag_file: str | Path):
         return build_dag(spec)
     except CronSpecError as exc:
         raise SpecError(path, [f"field 'schedule.cron': {exc}"]) from None
-
-
-DAG_FILE_TEMPLATE = '''"""Airflow DAG file of the batch job spec beside it ({name}.yaml); edit the spec, not this file."""
-
-from batch_platform.factory import dag_from_spec_file
-
-dag = dag_from_spec_file(__file__)
-'''
-
-
-def dag_file_text(name: str) -> str:
-    """The DAG file that goes next to ``<name>.yaml`` (written by the converter, or by hand)."""
-    return DAG_FILE_TEMPLATE.format(name=name)
