@@ -27,7 +27,8 @@ class HandEdited(Exception):
     """The target file was changed by hand since the converter wrote it."""
 
 
-class _Dumper(yaml.SafeDumper):
+# libyaml's emitter is an order of magnitude faster than the pure-Python one (1,000 specs in a blink).
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
     pass
 
 

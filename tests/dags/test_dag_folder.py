@@ -103,3 +103,11 @@ def test_bad_specs_hide_no_other_dag(broken_dagbag):
     assert len(bag.import_errors) == len(BAD_SPECS)
     good = sorted(p.stem for p in (DAGS_FOLDER / "jobs").glob("*.yaml"))
     assert sorted(bag.dag_ids) == good
+
+
+def test_dag_files_are_the_standard_text():
+    """Every DAG file in dags/jobs is exactly the generated stub, so none hides custom code."""
+    from batch_platform.dag_file import dag_file_text
+
+    for dag_file in (DAGS_FOLDER / "jobs").glob("*.py"):
+        assert dag_file.read_text() == dag_file_text(dag_file.stem), dag_file.name
