@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     jenkins.add_argument("--jenkinsfile-folder", default=None,
                          help="Jenkins folder of the jobs that standalone Jenkinsfiles belong to "
                               "(part of their full name, which seeds H)")
+    jenkins.add_argument("--paused", action="store_true",
+                         help="create every DAG paused, for a staged cut-over (unpause each when its Jenkins job is disabled)")
     jenkins.add_argument("--force", action="store_true", help="overwrite specs even if they were edited by hand")
     return parser
 
@@ -67,7 +69,8 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Opti
     for option, value in (("--java-image", args.java_image), ("--shell-image", args.shell_image)):
         if not value or any(c.isspace() for c in value):
             parser.error(f"{option}: an image reference without spaces is required")
-    return Options(timezone=args.timezone, java_image=args.java_image, shell_image=args.shell_image)
+    return Options(timezone=args.timezone, java_image=args.java_image, shell_image=args.shell_image,
+                   pause_all=args.paused)
 
 
 def convert_all(paths: list[Path], out: Path, options: Options, force: bool = False,

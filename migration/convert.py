@@ -51,6 +51,7 @@ class Options:
     timezone: str = "UTC"
     java_image: str = "registry.internal/batch/{name}:latest"
     shell_image: str = "registry.internal/batch/shell-runner:latest"
+    pause_all: bool = False  # staged cut-over: every DAG starts paused, unpaused when Jenkins stops
 
 
 def read_definition(definition: Definition) -> JenkinsJob:
@@ -144,8 +145,10 @@ def to_spec_data(job: JenkinsJob, options: Options) -> dict[str, Any]:
         schedule = _schedule(job, options)
         if schedule is not None:
             data["schedule"] = schedule
-    if job.disabled:
+    if job.disabled or options.pause_all:
         data["paused"] = True
+        if options.pause_all and not job.disabled:
+            job.mapped.append("--paused: created paused; unpause it when the Jenkins job is disabled")
     data["max_active_runs"] = 1 if job.concurrent is not True else CONCURRENT_MAX_ACTIVE_RUNS
     if job.retries:
         data["retries"] = job.retries

@@ -237,3 +237,9 @@ def test_module_entry_point(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "converted pipeline-inline" in result.stdout
     assert (tmp_path / "jobs" / "pipeline-inline.yaml").exists()
+
+
+def test_paused_option_creates_every_dag_paused(tmp_path):
+    inputs = [FIXTURES / "jenkins_home" / "jobs" / "pipeline-inline" / "config.xml"]
+    assert run(tmp_path, "--paused", inputs=inputs) == 0
+    assert "\npaused: true\n" in (tmp_path / "jobs" / "pipeline-inline.yaml").read_text()
