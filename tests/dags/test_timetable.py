@@ -146,3 +146,46 @@ def test_plugin_registers_the_timetable():
     from airflow import plugins_manager
 
     assert "batch_platform.timetable.JenkinsCronTimetable" in plugins_manager.get_timetables_plugins()
+
+
+# --- every construct, end to end: spec -> DAG -> scheduler's timetable == Jenkins' fire times -------
+
+CONSTRUCTS = [
+    "H 17 * * *",
+    "H/15 * * * *",
+    "H(0-29)/10 * * * *",
+    "H H(8-17) * * 1-5",
+    "H H(9-17)/4 * * *",
+    "@yearly",
+    "@annually",
+    "@monthly",
+    "@weekly",
+    "@daily",
+    "@midnight",
+    "@hourly",
+    "0 0 1-31/10 * *",
+    "5,35 */4 * * 0,6",
+    "0 12 * * 7",
+    "30 6 * 1-3,10-12 1-5",
+    "# comment line\nH 2 * * *\n\nH 14 * * 6",
+    "TZ=Europe/Berlin\nH 2 * * *",
+    "TZ=America/New_York\n30 1 * * *",
+    "H 9 13 * 5",
+]
+
+
+@pytest.mark.parametrize("jenkins_spec", CONSTRUCTS)
+def test_scheduler_fire_times_match_jenkins_for_every_construct(jenkins_spec):
+    full_name = "team-a/nightly/export"
+    spec = parse_spec(jenkins_spec, seed=full_name)
+    schedule = {"cron": [line.to_cron() for line in spec.lines], "timezone": spec.timezone}
+    timetable = _scheduler_view(_dag(schedule)).timetable
+    restriction = TimeRestriction(earliest=None, latest=None, catchup=True)
+    start = pendulum.datetime(2024, 10, 20, tz="UTC")  # a week before European summer time ends
+    expected = spec.fire_times(start, 25)
+    last, actual = DataInterval(start, start), []  # the scheduler passes pendulum datetimes
+    for _ in range(25):
+        info = timetable.next_dagrun_info(last_automated_data_interval=last, restriction=restriction)
+        actual.append(info.run_after.timestamp())
+        last = info.data_interval
+    assert actual == [e.timestamp() for e in expected]
