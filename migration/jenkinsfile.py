@@ -567,6 +567,10 @@ class _Pipeline:
                 if not isinstance(script, str):
                     self.job.issue("groovy", f"stage {stage}: sh with a Groovy expression {_show(script)}")
                     continue
+                for flag in ("returnStdout", "returnStatus"):
+                    if step.kwargs.get(flag) is True:
+                        self.job.issue("groovy", f"stage {stage}: sh with {flag}: its result fed Groovy code (line {step.line})",
+                                       "the command runs, but nothing uses its output or status any more")
                 self.job.shell_steps.append(self.job.scrub(script))
             elif step.name == "echo":
                 message = step.args[0] if step.args else ""
@@ -589,6 +593,9 @@ class _Pipeline:
             else:
                 self.job.issue("step", f"stage {stage}: step {_describe(step)} (line {step.line})",
                                _STEP_HINTS.get(step.name, "no automatic equivalent"))
+                if step.body is not None:
+                    # A wrapper step (withCredentials, dir, withEnv, lock...): its inner steps still run.
+                    self.steps(step.body, stage)
 
     def _gstring_to_shell(self, text: str, stage: str) -> str:
         """Groovy interpolation -> shell expansion, for the parts that have one."""

@@ -201,3 +201,21 @@ def test_parallel_stages_run_sequentially_and_are_reported():
       } } } }""")
     assert job.shell_steps == ["a", "b"]
     assert categories(job) == ["step"]
+
+
+def test_wrapper_steps_are_reported_and_their_inner_steps_kept():
+    job = read("""pipeline { agent any
+      stages { stage('s') { steps {
+        withCredentials([string(credentialsId: 'api', variable: 'TOKEN')]) { sh 'curl -H "T: $TOKEN" https://x' }
+        dir('sub') { sh 'make' }
+      } } } }""")
+    assert job.shell_steps == ['curl -H "T: $TOKEN" https://x', "make"]
+    assert [i.category for i in job.issues] == ["step", "step"]
+    assert "Kubernetes Secret" in job.issues[0].hint
+
+
+def test_sh_used_as_a_value_is_reported():
+    job = read("""pipeline { agent any
+      stages { stage('s') { steps { sh(returnStatus: true, script: './check.sh') } } } }""")
+    assert job.shell_steps == ["./check.sh"]
+    assert [i.category for i in job.issues] == ["groovy"]
