@@ -141,7 +141,7 @@ def _k8s_configuration():
     return Configuration()
 
 
-def notifiers(spec: JobSpec) -> list[Any]:
+def notifiers(spec: JobSpec, platform: platform_settings.PlatformSettings) -> list[Any]:
     """Failure notifiers for the DAG run (Slack and/or e-mail)."""
     result: list[Any] = []
     summary = "Batch job {{ dag.dag_id }} failed (run {{ run_id }})."
@@ -150,7 +150,7 @@ def notifiers(spec: JobSpec) -> list[Any]:
 
         result.append(
             SlackNotifier(
-                slack_conn_id=spec.notifications.slack.conn_id,
+                slack_conn_id=spec.notifications.slack.conn_id or platform.slack_conn_id,
                 channel=spec.notifications.slack.channel,
                 text=":red_circle: " + summary,
             )
@@ -161,7 +161,7 @@ def notifiers(spec: JobSpec) -> list[Any]:
         result.append(
             SmtpNotifier(
                 to=list(spec.notifications.email.to),
-                smtp_conn_id=spec.notifications.email.conn_id,
+                smtp_conn_id=spec.notifications.email.conn_id or platform.smtp_conn_id,
                 subject="[batch] {{ dag.dag_id }} failed",
                 html_content="<p>" + summary + "</p>",
             )
@@ -204,7 +204,7 @@ def doc_md(spec: JobSpec) -> str:
     return "\n".join(lines)
 
 
-def dag_kwargs(spec: JobSpec) -> dict[str, Any]:
+def dag_kwargs(spec: JobSpec, platform: platform_settings.PlatformSettings) -> dict[str, Any]:
     """The DAG arguments for a spec, schedule resolved to a timetable."""
     schedule = None
     if spec.schedule is not None:
@@ -220,7 +220,7 @@ def dag_kwargs(spec: JobSpec) -> dict[str, Any]:
         "params": airflow_params(spec),
         "tags": tags,
         "doc_md": doc_md(spec),
-        "on_failure_callback": notifiers(spec) or None,
+        "on_failure_callback": notifiers(spec, platform) or None,
         "default_args": {"owner": spec.owner},
         "user_defined_filters": {"k8s_label": k8s_label},
     }
@@ -233,7 +233,7 @@ def build_dag(spec: JobSpec, platform: platform_settings.PlatformSettings | None
     from airflow.sdk import DAG
 
     platform = platform or platform_settings.load()
-    with DAG(**dag_kwargs(spec)) as dag:
+    with DAG(**dag_kwargs(spec, platform)) as dag:
         run = KubernetesJobOperator(**job_operator_kwargs(spec, platform))
         for trigger in spec.triggers:
             TriggerDagRunOperator(

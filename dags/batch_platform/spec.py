@@ -150,12 +150,12 @@ class Resources(_Strict):
 
 class SlackNotification(_Strict):
     channel: Annotated[str, Field(min_length=1)]
-    conn_id: str = "slack_notifications"
+    conn_id: str | None = Field(default=None, description="Airflow connection; default from settings")
 
 
 class EmailNotification(_Strict):
     to: Annotated[list[Annotated[str, Field(pattern=EMAIL_PATTERN)]], Field(min_length=1)]
-    conn_id: str = "smtp_notifications"
+    conn_id: str | None = Field(default=None, description="Airflow connection; default from settings")
 
 
 class Notifications(_Strict):

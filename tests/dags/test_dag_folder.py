@@ -111,3 +111,9 @@ def test_dag_files_are_the_standard_text():
 
     for dag_file in (DAGS_FOLDER / "jobs").glob("*.py"):
         assert dag_file.read_text() == dag_file_text(dag_file.stem), dag_file.name
+
+
+def test_library_code_is_not_parsed_as_dag_files(dagbag):
+    """dags/.airflowignore keeps Airflow from importing batch_platform/*.py as DAG files."""
+    parsed = [Path(p).relative_to(DAGS_FOLDER).parts[0] for p in dagbag.file_last_changed]
+    assert set(parsed) == {"jobs"}

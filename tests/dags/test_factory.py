@@ -217,3 +217,23 @@ def test_example_spec_renders(kubeconfig):
     env = {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
     assert env["STRICT"] == "true"
     assert env["BANK_API_TOKEN"] == {"secretKeyRef": {"name": "bank-api", "key": "token"}}
+
+
+def test_platform_contract_defaults():
+    platform = platform_settings.load({})
+    assert platform.namespace == "batch-jobs"
+    assert platform.service_account == "batch-job-runner"
+    assert platform.node_selector == {"workload": "batch"}
+    assert (platform.toleration.key, platform.toleration.value, platform.toleration.effect) == (
+        "workload", "batch", "NoSchedule"
+    )
+    assert (platform.slack_conn_id, platform.smtp_conn_id) == ("slack_notifications", "smtp_notifications")
+
+
+def test_notification_connections_default_from_settings_and_can_be_set_per_spec():
+    spec = parse_spec_data(FULL_SPEC, "jobs/team-a.nightly.export.yaml")
+    dag = build_dag(spec, platform_settings.load({"BATCH_SLACK_CONN_ID": "slack_other"}))
+    assert dag.on_failure_callback[0].slack_conn_id == "slack_other"
+    custom = {**FULL_SPEC, "notifications": {"email": {"to": ["a@example.com"], "conn_id": "smtp_team_a"}}}
+    dag = build_dag(parse_spec_data(custom, "jobs/team-a.nightly.export.yaml"), platform_settings.load({}))
+    assert dag.on_failure_callback[0].smtp_conn_id == "smtp_team_a"
