@@ -32,12 +32,15 @@ LABEL_JOB = "batch.platform/job"
 LABEL_RUN_ID = "batch.platform/run-id"
 ANNOTATION_JENKINS = "batch.platform/jenkins-full-name"
 
-# The Jenkins variables a migrated script may use, with their Airflow values (rendered per run).
-# docs/migrating-from-jenkins.md explains each; JOB_NAME is the Jenkins full name when known.
+# An emptyDir per run: Jenkins' WORKSPACE, without anything surviving between runs.
 WORKSPACE_PATH = "/workspace"
 
 
 def jenkins_variables(spec: JobSpec) -> dict[str, str]:
+    """The Jenkins variables a migrated script may use, with their Airflow values (rendered per run).
+
+    docs/migrating-from-jenkins.md explains each; JOB_NAME is the Jenkins full name when known.
+    """
     return {
         "BUILD_NUMBER": "{{ run_id }}",
         "BUILD_ID": "{{ run_id }}",

@@ -17,7 +17,7 @@ start missed builds either); after a pause or an outage the most recent missed f
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.timetables.base import DagRunInfo, DataInterval, Timetable
@@ -128,8 +128,6 @@ def timetable_for(spec: CronSpec):
     A plain cron string in a ``CronTriggerTimetable`` when one exists (see
     ``CronSpec.single_standard_cron``), otherwise a ``JenkinsCronTimetable``.
     """
-    from datetime import timedelta
-
     from airflow.sdk import CronTriggerTimetable
 
     if not spec.lines:
