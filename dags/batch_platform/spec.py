@@ -1,0 +1,268 @@
+"""The job spec: the schema of ``dags/jobs/<name>.yaml`` and how a file is read and checked.
+
+One spec describes one batch job: the container to run, when, with which parameters, limits, retries
+and notifications. The schema is strict (unknown keys are errors) so that a typo never silently
+changes a job. A bad spec raises ``SpecError`` whose message names the file, the field path, the
+value received and what was expected; the DAG factory lets that surface as the Airflow import error of
+that one job.
+
+Generated specs start with a header comment carrying a hash of their content; the converter uses it
+to notice hand edits (see ``migration.writer``). The header is a YAML comment, so it never affects
+loading.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from batch_platform.jenkins_cron import CronSpec, CronSpecError, parse_spec, validate_timezone
+
+try:  # the C loader is several times faster on big DAG folders
+    _Loader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,99}$"
+ENV_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+# Kubernetes object names (Secrets): DNS-1123 subdomain.
+K8S_NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
+# Kubernetes quantities, e.g. 500m, 1, 1.5, 512Mi, 2G.
+QUANTITY_PATTERN = r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$"
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case DAG id: letters, digits, _ . -")]
+EnvName = Annotated[str, Field(pattern=ENV_NAME_PATTERN)]
+K8sName = Annotated[str, Field(pattern=K8S_NAME_PATTERN)]
+Quantity = Annotated[str, Field(pattern=QUANTITY_PATTERN)]
+
+
+class SpecError(ValueError):
+    """A job spec that cannot be used; the message names the file and every offending field."""
+
+    def __init__(self, path: Path | str, problems: list[str]):
+        self.path = str(path)
+        self.problems = problems
+        super().__init__(f"invalid job spec {self.path}: " + "; ".join(problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class JenkinsOrigin(_Strict):
+    """Where a migrated job came from; kept for the DAG docs and for the ``H`` hash seed."""
+
+    full_name: Annotated[str, Field(min_length=1, description="Jenkins full name, folders included")]
+    kind: Literal["freestyle", "pipeline", "jenkinsfile", "matrix", "maven", "other"] = "freestyle"
+    source: str | None = Field(default=None, description="the definition file it was converted from")
+
+
+def _timezone(value: str) -> str:
+    try:
+        return validate_timezone(value)
+    except CronSpecError as exc:
+        raise ValueError(f"expected an IANA time zone name such as UTC or Europe/Berlin ({exc})") from None
+
+
+def _cron_line(line: str) -> str:
+    if "\n" in line or line.strip().startswith("TZ="):
+        raise ValueError("expected one cron line per list item, with the zone in 'timezone'")
+    try:
+        parse_spec(line, seed="validation")
+    except CronSpecError as exc:
+        raise ValueError(f"{exc.reason} (token {exc.token!r})") from None
+    return line
+
+
+CronLineText = Annotated[str, AfterValidator(_cron_line)]
+
+
+class Schedule(_Strict):
+    """When the job runs, in Jenkins' cron dialect (``H``, ``@daily``, ranges, lists, steps).
+
+    Lines are ORed; within a line day-of-month AND day-of-week must both match (Jenkins' rule).
+    ``H`` is hashed with ``hash_seed`` (default: the Jenkins full name, else the job name), so a
+    migrated job keeps its Jenkins run times.
+    """
+
+    cron: Annotated[list[CronLineText], Field(min_length=1)]
+    timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
+    hash_seed: str | None = None
+    jenkins_spec: str | None = Field(default=None, description="the original Jenkins spec, for reference")
+
+    def parsed(self, default_seed: str) -> CronSpec:
+        return parse_spec("\n".join(self.cron), seed=self.hash_seed or default_seed, default_timezone=self.timezone)
+
+
+class JobParam(_Strict):
+    """A run parameter (Airflow ``Param``), exposed to the container as an environment variable."""
+
+    name: EnvName
+    type: Literal["string", "text", "boolean", "choice"] = "string"
+    default: str | bool | None = None
+    choices: list[str] | None = None
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> JobParam:
+        if self.type == "choice":
+            if not self.choices:
+                raise ValueError("a choice parameter needs a non-empty 'choices' list")
+            if self.default is not None and self.default not in self.choices:
+                raise ValueError(f"default {self.default!r} is not one of the choices {self.choices}")
+        elif self.choices is not None:
+            raise ValueError("'choices' is only allowed for type 'choice'")
+        if self.type == "boolean" and not isinstance(self.default, bool | None):
+            raise ValueError("a boolean parameter needs a true/false default")
+        if self.type in ("string", "text") and isinstance(self.default, bool):
+            raise ValueError("a string parameter needs a string default (quote it)")
+        return self
+
+
+class SecretEnv(_Strict):
+    """An environment variable read from a key of a Kubernetes Secret (never a value in the spec)."""
+
+    name: EnvName
+    secret: K8sName
+    key: Annotated[str, Field(min_length=1)]
+
+
+class ResourceAmounts(_Strict):
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
+    ephemeral_storage: Quantity | None = Field(default=None, alias="ephemeral-storage")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: v for k, v in self.model_dump(by_alias=True).items() if v is not None}
+
+
+class Resources(_Strict):
+    requests: ResourceAmounts = ResourceAmounts(cpu="500m", memory="1Gi")
+    limits: ResourceAmounts = ResourceAmounts(memory="1Gi")
+
+
+class SlackNotification(_Strict):
+    channel: Annotated[str, Field(min_length=1)]
+    conn_id: str | None = Field(default=None, description="Airflow connection; default from settings")
+
+
+class EmailNotification(_Strict):
+    to: Annotated[list[Annotated[str, Field(pattern=EMAIL_PATTERN)]], Field(min_length=1)]
+    conn_id: str | None = Field(default=None, description="Airflow connection; default from settings")
+
+
+class Notifications(_Strict):
+    """Who hears about a failed run."""
+
+    slack: SlackNotification | None = None
+    email: EmailNotification | None = None
+
+
+class DownstreamTrigger(_Strict):
+    """Start another job's DAG after this one (Jenkins BuildTrigger / parameterized trigger)."""
+
+    dag_id: Name
+    when: Literal["success", "failure", "always"] = "success"
+    conf: dict[str, str] = Field(default_factory=dict, description="run parameters; Jinja templates allowed")
+
+
+class JobSpec(_Strict):
+    """One batch job: a container run as a Kubernetes Job by one DAG."""
+
+    name: Name
+    description: str = ""
+    owner: str = "batch"
+    image: Annotated[str, Field(pattern=r"^\S+$", min_length=1)]
+    command: Annotated[list[str], Field(min_length=1, description="argv of the container")]
+    schedule: Schedule | None = None
+    paused: bool = Field(default=False, description="created paused (a disabled Jenkins job)")
+    max_active_runs: Annotated[int, Field(ge=1, le=100)] = 1
+    retries: Annotated[int, Field(ge=0, le=20)] = 0
+    retry_delay_seconds: Annotated[int, Field(ge=0, le=86400)] = 300
+    timeout_minutes: Annotated[int, Field(ge=1, le=10080)] = 180
+    env: dict[EnvName, str] = Field(default_factory=dict)
+    env_from_secrets: list[K8sName] = Field(default_factory=list)
+    secret_env: list[SecretEnv] = Field(default_factory=list)
+    params: list[JobParam] = Field(default_factory=list)
+    resources: Resources = Resources()
+    notifications: Notifications = Notifications()
+    triggers: list[DownstreamTrigger] = Field(default_factory=list)
+    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list)
+    jenkins: JenkinsOrigin | None = None
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> JobSpec:
+        names = [p.name for p in self.params] + [s.name for s in self.secret_env] + list(self.env)
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"environment variable names used twice (params/env/secret_env): {duplicates}")
+        return self
+
+    @property
+    def hash_seed(self) -> str:
+        """What ``H`` hashes: Jenkins hashes the job's full name."""
+        if self.schedule is not None and self.schedule.hash_seed:
+            return self.schedule.hash_seed
+        return self.jenkins.full_name if self.jenkins is not None else self.name
+
+
+def _format_error(error: dict[str, Any]) -> str:
+    path = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    received = error.get("input")
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return f"field '{path}': unknown field (allowed fields are listed in docs/migrating-from-jenkins.md)"
+    if error["type"] == "missing":
+        return f"field '{path}': required field is missing"
+    shown = repr(received)
+    if len(shown) > 120:
+        shown = shown[:117] + "..."
+    return f"field '{path}': got {shown}: {message}"
+
+
+def parse_spec_data(data: Any, path: Path | str) -> JobSpec:
+    """Validate already-loaded YAML data; raise SpecError naming ``path`` and each bad field."""
+    if not isinstance(data, dict):
+        raise SpecError(path, [f"expected a mapping of fields at the top level, got {type(data).__name__}"])
+    try:
+        spec = JobSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(path, [_format_error(e) for e in exc.errors()]) from None
+    stem = Path(path).stem
+    if spec.name != stem:
+        raise SpecError(path, [f"field 'name': got {spec.name!r}: must equal the file name {stem!r}"])
+    return spec
+
+
+def load_spec(path: Path | str) -> JobSpec:
+    """Read and validate one spec file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(path, [f"cannot read the file: {exc.strerror}"]) from None
+    try:
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise SpecError(path, [f"not valid YAML{where}: {getattr(exc, 'problem', exc)}"]) from None
+    return parse_spec_data(data, path)
+
+
+def spec_to_data(spec: JobSpec) -> dict[str, Any]:
+    """The spec as plain data for writing, without fields left at their defaults."""
+    return spec.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+
+
+def slug(text: str) -> str:
+    """A spec name from free text (Jenkins full names): lower case, folders joined with dots."""
+    value = re.sub(r"[^a-z0-9_.-]+", "-", text.lower().replace("/", ".")).strip("-.")
+    return value[:100] or "job"

@@ -1,0 +1,5 @@
+"""Airflow DAG file of the batch job spec beside it (finance.ledger-reconcile.yaml); edit the spec, not this file."""
+
+from batch_platform.factory import dag_from_spec_file
+
+dag = dag_from_spec_file(__file__)
