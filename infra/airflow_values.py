@@ -82,6 +82,17 @@ class GitSyncDags:
     period_seconds: int = 60
 
 
+# Where the chart's git-sync checks the DAG repository out. The DAG repository has this repository's
+# layout: DAG files under ``sub_path`` (``dags``) and the platform's Airflow plugin under ``plugins``.
+GIT_SYNC_CHECKOUT = "/opt/airflow/dags/repo"
+
+
+def plugins_folder(dags: "GitSyncDags | ImageDags") -> Optional[str]:
+    """Where Airflow loads plugins from (the Jenkins cron timetable is one): the ``plugins`` folder of
+    the git-synced repository, or None for an image, which copies them to Airflow's default folder."""
+    return f"{GIT_SYNC_CHECKOUT}/plugins" if isinstance(dags, GitSyncDags) else None
+
+
 @dataclass(frozen=True)
 class ImageDags:
     """DAGs baked into an image built FROM the official Airflow image."""
@@ -446,8 +457,12 @@ def _config(settings: AirflowSettings, task_log_bucket: str) -> dict[str, Any]:
     api: dict[str, ConfigValue] = {"workers": settings.api_workers_per_server}
     if settings.api_base_url:
         api["base_url"] = settings.api_base_url
+    core: dict[str, ConfigValue] = {"load_examples": "False", "auth_manager": FAB_AUTH_MANAGER}
+    plugins = plugins_folder(settings.dags)
+    if plugins is not None:
+        core["plugins_folder"] = plugins
     return {
-        "core": {"load_examples": "False", "auth_manager": FAB_AUTH_MANAGER},
+        "core": core,
         "database": {
             # The PgBouncer arithmetic (infra/pgbouncer.py) counts on exactly these.
             "sql_alchemy_pool_size": SQLALCHEMY_POOL_SIZE,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 
 import airflow
@@ -270,3 +271,16 @@ def test_model_rejects_helm_hooks_and_missing_budgets(prod):
 
 def test_values_are_deterministic(prod):
     assert values_for("prod") == prod
+
+
+def test_plugins_come_from_the_git_synced_repository(prod):
+    # The scheduler deserializes the Jenkins cron timetable only through the platform's plugin.
+    assert prod["config"]["core"]["plugins_folder"] == "/opt/airflow/dags/repo/plugins"
+    assert prod["dags"]["gitSync"]["subPath"] == "dags"
+
+
+def test_an_image_keeps_airflows_default_plugins_folder():
+    settings = airflow_settings(load_stack_file(stack_file("prod")))
+    baked = dataclasses.replace(settings, dags=ImageDags(repository="123456789012.dkr.ecr.eu-west-1.amazonaws.com/dags", tag="1.0.0"))
+    values = airflow_values(baked, pool_plan(baked, "db.m7g.large"), task_log_bucket="b", role_arns=ROLE_ARNS)
+    assert "plugins_folder" not in values["config"]["core"]
