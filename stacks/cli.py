@@ -88,6 +88,8 @@ class DrWiring:
     env: dict[str, str]
     ask: Callable[[str], str | None]
     out: TextIO
+    state_root: Path | None = None
+    """Where ``<stack>/state.json`` lives; default ``.dr/`` at the project root."""
     now: Callable[[], Any] | None = None
     sleep: Callable[[float], None] | None = None
 
@@ -137,7 +139,7 @@ def _dr_rehearsal(args: argparse.Namespace, wiring: DrWiring) -> int:
             cached["value"] = found
         return cached["value"]
 
-    state_dir = PROJECT_ROOT / ".dr" / args.stack
+    state_dir = (wiring.state_root or PROJECT_ROOT / ".dr") / args.stack
     options = Options(
         stack=args.stack,
         state_dir=state_dir,
