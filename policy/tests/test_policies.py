@@ -309,3 +309,17 @@ def test_the_airflow_default_user_must_be_off(values, ok):
 def test_the_default_user_rule_only_concerns_the_airflow_chart():
     assert check("airflow-default-user-off", HELM, {"chart": "ingress-nginx", "values": {}}) == []
     assert check("airflow-default-user-off", HELM, {"chart": "apache-airflow/airflow", "values": {}}) != []
+
+
+def test_the_example_config_names_real_policies_and_known_properties():
+    example = json.loads((policies_dir() / "config.example.json").read_text())
+    by_name = {p.name: p for p in policies.all_policies()}
+    for name, settings in example.items():
+        assert name in by_name, name
+        assert set(settings) <= set(by_name[name].config_schema.properties), (name, settings)
+
+
+def policies_dir():
+    from conftest import POLICY_DIR
+
+    return POLICY_DIR
