@@ -217,6 +217,11 @@ class Rehearsal:
         except Refused:
             record.status, record.error = FAILED, "refused"
             raise
+        except KeyboardInterrupt:
+            self._failed_phase = name
+            record.status, record.ended_at, record.error = FAILED, iso(self.now()), "interrupted by the operator"
+            self.store.save(state)
+            raise PhaseError("interrupted by the operator (Ctrl-C)") from None
         except Exception as exc:  # every failure becomes a recorded, explained stop
             self._failed_phase = name
             ended = self.now()
@@ -261,14 +266,14 @@ class Rehearsal:
             raise Refused(f"stack {state.stack} does not exist in the Pulumi backend")
         self._aws().caller_account()
         if not state.destroy_started():
-            what = "restore the stack's config" + (" and run pulumi up" if state.phases["unprotect"].status != PENDING else "")
+            what = "restore the stack's config" + (" and run pulumi up" if _protection_touched(state) else "")
         else:
             what = f"recreate the stack from snapshot {state.snapshot.get('id')} and run pulumi up"
         self._confirm(f"Roll back stack {state.stack}: {what}.")
         try:
             if not state.destroy_started():
                 self._restore_config(include_snapshot_key=True)
-                if state.phases["unprotect"].status != PENDING:
+                if _protection_touched(state):
                     self._say("pulumi up (restoring protection) ...")
                     self._phase_started = self.now()
                     self.stack.up(self._progress)
@@ -637,9 +642,12 @@ class Rehearsal:
         )
 
     def _set_or_remove(self, key: str, value: str | None) -> None:
+        """Make ``key`` read ``value`` (None: unset), touching the stack file only if it differs."""
+        current = self.stack.get_config(key)
+        if current == value:
+            return
         if value is None:
-            if self.stack.get_config(key) is not None:
-                self.stack.remove_config(key)
+            self.stack.remove_config(key)
         else:
             self.stack.set_config(key, value)
 
@@ -708,7 +716,7 @@ class Rehearsal:
             steps.append(f"Snapshot {snapshot_id} is kept: this tool never deletes a snapshot.")
         if not state.destroy_started():
             steps.append(f"Resume from the failed phase: {self._resume_command()}")
-            if state.phases["unprotect"].status != PENDING:
+            if _protection_touched(state):
                 steps.append(
                     f"Deletion protection is LIFTED in Pulumi.{stack}.yaml (database.deletion_protection = false). "
                     f"Roll back (restore the config and pulumi up): {self._rollback_command()} "
@@ -729,6 +737,11 @@ class Rehearsal:
         return steps
 
 
+def _protection_touched(state: RehearsalState) -> bool:
+    """Whether the run set database.deletion_protection to false (the lift phase ran, not skipped)."""
+    return state.phases["unprotect"].status in (RUNNING, DONE, FAILED)
+
+
 def _unfinished(state: RehearsalState) -> bool:
     """A previous run that may have changed the stack (protection lifted or more) and did not end."""
-    return state.status in (RUNNING, FAILED) and state.phases["unprotect"].status != PENDING
+    return state.status in (RUNNING, FAILED) and (_protection_touched(state) or state.destroy_started())

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import boto3
+import botocore.session
 import pytest
 from moto import mock_aws
 
@@ -20,6 +21,17 @@ from tests.dr.fake_airflow import AirflowState, FakeAirflow
 from tests.dr.fakes import FakeClock, RecordingStack
 
 
+# One model loader for every test: it caches the parsed service models (RDS, S3...), which
+# otherwise costs a fraction of a second per test. Sessions and clients are still per test.
+_LOADER = botocore.session.get_session().get_component("data_loader")
+
+
+def _session() -> boto3.session.Session:
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _LOADER)
+    return boto3.session.Session(region_name="eu-west-1", botocore_session=core)
+
+
 @pytest.fixture
 def aws_env(monkeypatch):
     for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
@@ -29,7 +41,7 @@ def aws_env(monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
     monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # RDS pulls in EC2; its AMI catalogue costs ~0.7 s
     with mock_aws():
-        yield boto3.session.Session(region_name="eu-west-1")
+        yield _session()
 
 
 @pytest.fixture

@@ -27,7 +27,6 @@ def test_dev_rehearsal_passes_with_exactly_these_pulumi_calls(world):
     assert world.stack.mutations() == [
         ("destroy",),
         ("set_config", RESTORE_FROM_SNAPSHOT, SNAPSHOT),
-        ("set_config", DELETION_PROTECTION, "false"),
         ("up",),
         ("remove_config", RESTORE_FROM_SNAPSHOT),
     ]
@@ -306,6 +305,27 @@ def test_rollback_after_the_destroy_recreates_from_the_snapshot(prod_world):
     assert instance is not None and instance["DeletionProtection"] is True
     assert world.state()["status"] == "rolled_back"
     assert world.report()["status"] == "rolled_back"
+
+
+def test_rollback_before_anything_changed_touches_nothing(world):
+    _fail_snapshot(world)
+    assert world.run() == 1
+    assert "Nothing on the stack was changed" in world.out.getvalue()
+    world.stack.calls.clear()
+    assert world.run("rollback") == 0
+    assert world.stack.mutations() == []
+    assert world.state()["status"] == "rolled_back"
+    assert world.snapshots() == [SNAPSHOT]
+
+
+def test_ctrl_c_is_recorded_and_explained(world):
+    world.stack.fail_next["destroy"] = KeyboardInterrupt()
+    assert world.run() == 1
+    state = world.state()
+    assert state["phases"]["destroy"]["status"] == "failed"
+    assert state["phases"]["destroy"]["error"] == "interrupted by the operator"
+    assert "python -m stacks dr-rehearsal dev --resume" in world.out.getvalue()
+    assert world.run("resume") == 0
 
 
 def test_an_unfinished_rehearsal_blocks_a_fresh_start(prod_world):
