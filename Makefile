@@ -2,7 +2,7 @@
 # (Pulumi's convention, named in Pulumi.yaml), created from the pinned lock requirements.txt.
 #
 #   make plan [STACK=prod]   offline plan of a stack (default dev): what it would create, no cloud
-#   make test                every test
+#   make test                every test (the program's, then the policy pack's in its own venv)
 #   make bench               benchmark figures (wall time, peak memory)
 #   make lock                regenerate requirements.txt from requirements.in
 
@@ -11,8 +11,11 @@ VENV ?= .venv
 STACK ?= dev
 PY := $(VENV)/bin/python
 PIP_VERSION := 26.3
+# The policy pack (policy/) has its own venv: pulumi-policy pins other protobuf/grpcio versions.
+POLICY_VENV ?= policy/.venv
+POLICY_PY := $(abspath $(POLICY_VENV))/bin/python
 
-.PHONY: plan test bench lock
+.PHONY: plan test policy-test bench lock
 
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 not found (set PYTHON=/path/to/python3.11)"; exit 2; }
@@ -23,13 +26,30 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip check
 	touch $@
 
+$(POLICY_VENV)/.installed: policy/requirements.txt policy/requirements-test.txt
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 not found (set PYTHON=/path/to/python3.11)"; exit 2; }
+	$(PYTHON) -m venv $(POLICY_VENV)
+	$(POLICY_PY) -m pip install --quiet --disable-pip-version-check "pip==$(PIP_VERSION)"
+	$(POLICY_PY) -m pip install --quiet --disable-pip-version-check --no-deps -r policy/requirements-test.txt
+	$(POLICY_PY) -m pip check
+	touch $@
+
 plan: $(VENV)/.installed
 	$(PY) -m stacks plan $(STACK)
 
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.
 test: $(VENV)/.installed
 	$(PY) -m pytest; status=$$?; \
-	if [ $$status -eq 5 ]; then echo "error: no tests were collected"; exit 1; fi; exit $$status
+	if [ $$status -eq 5 ]; then echo "error: no tests were collected"; exit 1; fi; [ $$status -eq 0 ] || exit $$status
+	$(MAKE) --no-print-directory policy-test
+
+# The policy tests read the stacks' offline plans, written here by the program's own venv.
+policy-test: $(VENV)/.installed $(POLICY_VENV)/.installed
+	mkdir -p build
+	$(PY) -m stacks plan dev --json > build/plan-dev.json
+	$(PY) -m stacks plan prod --json > build/plan-prod.json
+	cd policy && $(POLICY_PY) -m pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "error: no policy tests were collected"; exit 1; fi; exit $$status
 
 bench: $(VENV)/.installed
 	$(PY) scripts/bench_plan.py

@@ -1,16 +1,19 @@
 """Command line of the stack tools.
 
     python -m stacks plan <stack> [--json]   offline plan: what the stack would create, no cloud needed
+    python -m stacks dr-rehearsal <stack>    destroy and recreate a stack from a snapshot, prove nothing was lost
 
-Exit status: 0 on success, 2 for an unknown stack or an invalid stack file (every problem listed).
+Exit status: 0 on success, 2 for an unknown stack, an invalid stack file or bad arguments (every
+problem listed, before anything happens); ``dr-rehearsal`` exits 1 when a phase or a check failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Callable, Sequence, TextIO
 
 from stacks.config import StackConfigError, available_stacks
 from stacks.config.loader import PROJECT_ROOT
@@ -28,7 +31,41 @@ def _parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", help="show what a stack would create, offline (Pulumi mocks)")
     plan.add_argument("stack", help="stack name: a Pulumi.<stack>.yaml next to Pulumi.yaml")
     plan.add_argument("--json", action="store_true", help="print a JSON document instead of the tree")
+
+    dr = commands.add_parser(
+        "dr-rehearsal",
+        help="destroy a stack, recreate it from a database snapshot and verify nothing was lost",
+        description=(
+            "Rehearse a disaster on a deployed stack: canaries, snapshot, destroy, recreate from the snapshot, "
+            "verify. Needs the Pulumi CLI, AWS credentials, and Airflow API credentials in the environment "
+            "(AIRFLOW_API_TOKEN, or AIRFLOW_API_USERNAME and AIRFLOW_API_PASSWORD) or in a Secrets Manager secret."
+        ),
+    )
+    dr.add_argument("stack", help="stack name: a Pulumi.<stack>.yaml next to Pulumi.yaml")
+    dr.add_argument("--allow-prod", action="store_true", help="allow rehearsing on a stack whose tier is prod")
+    dr.add_argument("--yes", action="store_true", help="do not ask for confirmation (unattended runs)")
+    mode = dr.add_mutually_exclusive_group()
+    mode.add_argument("--resume", action="store_true", help="continue an unfinished rehearsal from its failed phase")
+    mode.add_argument("--rollback", action="store_true", help="undo an unfinished rehearsal (recreating from its snapshot if needed)")
+    dr.add_argument("--report-dir", type=Path, help="where to write the report (default .dr/<stack>/)")
+    dr.add_argument("--airflow-url", help="Airflow base URL, instead of the stack output airflow_url (e.g. a port-forward)")
+    dr.add_argument(
+        "--airflow-credentials-secret",
+        metavar="SECRET_ID",
+        help='Secrets Manager secret holding {"username": ..., "password": ...} for the Airflow API',
+    )
+    dr.add_argument("--health-timeout", type=_minutes, default=30.0, metavar="MINUTES", help="how long to wait for Airflow healthy (default 30)")
     return parser
+
+
+def _minutes(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of minutes, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of minutes, got {text!r}")
+    return value
 
 
 def _check_stack(stack: str, root: Path) -> str | None:
@@ -47,7 +84,93 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+@dataclass
+class DrWiring:
+    """What ``dr-rehearsal`` talks to. ``real_wiring`` is the default; tests inject fakes here."""
+
+    pulumi_stack: Callable[[str], Any]
+    aws_for_region: Callable[[str], Any]
+    airflow_for_url: Callable[[str, Any], Any]
+    """(url, credentials) -> AirflowApi."""
+    env: dict[str, str]
+    ask: Callable[[str], str | None]
+    out: TextIO
+    state_root: Path | None = None
+    """Where ``<stack>/state.json`` lives; default ``.dr/`` at the project root."""
+    now: Callable[[], Any] | None = None
+    sleep: Callable[[float], None] | None = None
+
+
+def real_wiring() -> DrWiring:
+    import os
+
+    from stacks.dr.airflow_api import AirflowApi
+    from stacks.dr.aws_ops import AwsOps
+    from stacks.dr.pulumi_ops import AutomationStack
+
+    def ask(prompt: str) -> str | None:
+        if not sys.stdin.isatty():
+            return None
+        try:
+            return input(prompt)
+        except EOFError:
+            return None
+
+    return DrWiring(
+        pulumi_stack=AutomationStack,
+        aws_for_region=AwsOps,
+        airflow_for_url=lambda url, credentials: AirflowApi(url, credentials),
+        env=dict(os.environ),
+        ask=ask,
+        out=sys.stdout,
+    )
+
+
+def _dr_rehearsal(args: argparse.Namespace, wiring: DrWiring) -> int:
+    from stacks.config.loader import load_stack_file, stack_file
+    from stacks.dr.airflow_api import Credentials
+    from stacks.dr.rehearsal import Options, Rehearsal
+
+    if args.airflow_url and not args.airflow_url.startswith(("http://", "https://")):
+        print(f"error: --airflow-url must start with http:// or https://, got {args.airflow_url!r}", file=sys.stderr)
+        return 2
+    region = load_stack_file(stack_file(args.stack, args.project_dir)).region  # an invalid stack file stops here (exit 2)
+    cached: dict[str, Any] = {}
+
+    def credentials() -> Credentials | None:
+        if "value" not in cached:
+            found = Credentials.from_env(wiring.env)
+            if found is None and args.airflow_credentials_secret:
+                secret = wiring.aws_for_region(region).secret_string(args.airflow_credentials_secret)
+                found = Credentials.from_secret(secret)
+            cached["value"] = found
+        return cached["value"]
+
+    state_dir = (wiring.state_root or args.project_dir / ".dr") / args.stack
+    options = Options(
+        stack=args.stack,
+        state_dir=state_dir,
+        report_dir=args.report_dir or state_dir,
+        mode="resume" if args.resume else "rollback" if args.rollback else "run",
+        allow_prod=args.allow_prod,
+        yes=args.yes,
+        airflow_url=args.airflow_url,
+        health_timeout=args.health_timeout * 60,
+    )
+    extra = {key: value for key, value in (("now", wiring.now), ("sleep", wiring.sleep)) if value is not None}
+    rehearsal = Rehearsal(
+        options,
+        wiring.pulumi_stack(args.stack),
+        wiring.aws_for_region,
+        lambda url: wiring.airflow_for_url(url, credentials()),
+        out=wiring.out,
+        ask=wiring.ask,
+        **extra,
+    )
+    return rehearsal.execute()
+
+
+def main(argv: Sequence[str] | None = None, dr_wiring: DrWiring | None = None) -> int:
     args = _parser().parse_args(argv)
     problem = _check_stack(args.stack, args.project_dir)
     if problem:
@@ -56,6 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "plan":
             return _plan(args)
+        if args.command == "dr-rehearsal":
+            return _dr_rehearsal(args, dr_wiring or real_wiring())
     except StackConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

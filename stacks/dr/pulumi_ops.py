@@ -1,0 +1,146 @@
+"""What the DR rehearsal needs from Pulumi: a narrow interface, and its implementation on the Automation API.
+
+The rehearsal drives the stack only through ``PulumiStack``: tests use a recording fake of it and
+assert the exact sequence of calls; ``AutomationStack`` is the thin real implementation over
+``pulumi.automation`` (it needs the Pulumi CLI on PATH and the usual cloud credentials, exactly like
+``pulumi up`` run by hand from the project directory).
+
+Config keys are full, namespaced and structured (``batch-platform:database.deletion_protection``):
+they are read and written with ``path=True``, which edits ``Pulumi.<stack>.yaml`` like
+``pulumi config set --path`` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol
+
+NAMESPACE = "batch-platform"
+
+# The config keys of the DR contract (see the common brief): both are read by the database code.
+RESTORE_FROM_SNAPSHOT = f"{NAMESPACE}:database.restore_from_snapshot"
+DELETION_PROTECTION = f"{NAMESPACE}:database.deletion_protection"
+TIER = f"{NAMESPACE}:tier"
+REGION = f"{NAMESPACE}:region"
+
+OnOutput = Callable[[str], None]
+
+
+class PulumiError(Exception):
+    """A Pulumi operation failed; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class StackResource:
+    """One resource of the stack's current state (from ``pulumi stack export``)."""
+
+    urn: str
+    type: str
+    protect: bool
+    id: str | None = None
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+
+
+class PulumiStack(Protocol):
+    """The operations the rehearsal performs on one stack, and nothing else."""
+
+    name: str
+
+    def exists(self) -> bool:
+        """Whether the stack exists in the backend (``pulumi stack select``)."""
+
+    def outputs(self) -> dict[str, Any]:
+        """Current stack outputs, secrets in plaintext (never print them)."""
+
+    def get_config(self, key: str) -> str | None:
+        """A structured config value as text (``"true"``, ``"eu-west-1"``), or None when unset."""
+
+    def set_config(self, key: str, value: str) -> None:
+        """Set a structured config value (plaintext; ``true``/``false`` are stored as booleans)."""
+
+    def remove_config(self, key: str) -> None:
+        """Remove a structured config value."""
+
+    def up(self, on_output: OnOutput) -> None:
+        """``pulumi up --yes --skip-preview``, streaming the engine's output lines."""
+
+    def destroy(self, on_output: OnOutput) -> None:
+        """``pulumi destroy --exclude-protected``: protected resources (durable data) are kept."""
+
+    def resources(self) -> list[StackResource]:
+        """The resources of the current state, with their protect flag."""
+
+
+class AutomationStack:
+    """``PulumiStack`` on the Pulumi Automation API, for the program in ``work_dir`` (the project root)."""
+
+    def __init__(self, stack_name: str, work_dir: Path | str | None = None):
+        from stacks.config.loader import PROJECT_ROOT
+
+        self.name = stack_name
+        self._work_dir = str(work_dir or PROJECT_ROOT)
+        self._stack: Any = None
+
+    def _select(self) -> Any:
+        from pulumi import automation as auto
+
+        if self._stack is None:
+            try:
+                self._stack = auto.select_stack(stack_name=self.name, work_dir=self._work_dir)
+            except FileNotFoundError as exc:
+                raise PulumiError(
+                    "the Pulumi CLI was not found on PATH: the rehearsal drives it through the Automation API; "
+                    "install the CLI and log in to the backend that holds the stack"
+                ) from exc
+        return self._stack
+
+    def exists(self) -> bool:
+        from pulumi import automation as auto
+
+        try:
+            self._select()
+        except auto.StackNotFoundError:
+            return False
+        return True
+
+    def outputs(self) -> dict[str, Any]:
+        return {key: item.value for key, item in self._select().outputs().items()}
+
+    def get_config(self, key: str) -> str | None:
+        from pulumi import automation as auto
+
+        try:
+            value = self._select().get_config(key, path=True)
+        except auto.CommandError as exc:
+            if "not found" in str(exc):
+                return None
+            raise
+        return value.value
+
+    def set_config(self, key: str, value: str) -> None:
+        from pulumi import automation as auto
+
+        self._select().set_config(key, auto.ConfigValue(value=value, secret=False), path=True)
+
+    def remove_config(self, key: str) -> None:
+        self._select().remove_config(key, path=True)
+
+    def up(self, on_output: OnOutput) -> None:
+        self._select().up(on_output=on_output, color="never")
+
+    def destroy(self, on_output: OnOutput) -> None:
+        self._select().destroy(on_output=on_output, color="never", exclude_protected=True)
+
+    def resources(self) -> list[StackResource]:
+        deployment = self._select().export_stack().deployment or {}
+        return [
+            StackResource(
+                urn=item["urn"],
+                type=item["type"],
+                protect=bool(item.get("protect", False)),
+                id=item.get("id"),
+                outputs=item.get("outputs") or {},
+            )
+            for item in deployment.get("resources") or []
+        ]

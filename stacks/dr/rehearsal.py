@@ -1,0 +1,747 @@
+"""The DR rehearsal: destroy a stack, recreate it from a snapshot, and prove nothing was lost.
+
+Phases (``stacks.dr.state.PHASES``), each shown live with its elapsed time:
+
+1. preflight: the stack exists, credentials work, prod is refused without ``--allow-prod``, the
+   durable data (log bucket, the database's KMS key) is protected so the destroy keeps it, Airflow
+   answers; then a typed confirmation unless ``--yes``.
+2. canaries before: the database's latest restorable time, the DAG run count, a canary Variable
+   (stored fernet-encrypted in the metadata database), a canary object in the log bucket, the
+   newest task log.
+3. manual snapshot of the database, waited for until available. Never deleted by this tool.
+4. lift protection: ``database.deletion_protection = false`` and ``pulumi up``, which turns off
+   both the RDS flag and Pulumi's ``protect``. Only for the rehearsal: the recreate puts it back.
+5. destroy: ``pulumi destroy --exclude-protected`` (protected durable resources are kept).
+6. recreate: ``database.restore_from_snapshot = <snapshot>``, protection back to its original
+   value, ``pulumi up``; then the snapshot key is set back (it is ignored once the instance exists).
+7. wait until Airflow reports healthy.
+8. canaries after: run count not lower, canary Variable decrypts, logs readable, protection back.
+
+Every step is recorded in a state file, so a failure stops with a recoverable state and the exact
+command to resume (``--resume``) or roll back (``--rollback``).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, TextIO
+
+from stacks.dr import report
+from stacks.dr.airflow_api import AirflowApi, AirflowApiError
+from stacks.dr.aws_ops import AwsOps, sha256
+from stacks.dr.pulumi_ops import DELETION_PROTECTION, REGION, RESTORE_FROM_SNAPSHOT, TIER, PulumiStack, StackResource
+from stacks.dr.state import (
+    DONE,
+    FAILED,
+    PENDING,
+    PHASES,
+    RUNNING,
+    SKIPPED,
+    RehearsalState,
+    StateStore,
+    iso,
+    parse_iso,
+)
+
+CANARY_VARIABLE = "dr_rehearsal_canary"
+CANARY_PREFIX = "dr-rehearsal/"
+
+DB_OUTPUT = "database_instance_identifier"
+BUCKET_OUTPUT = "task_log_bucket"
+AIRFLOW_OUTPUT = "airflow_url"
+
+RDS_INSTANCE = "aws:rds/instance:Instance"
+S3_BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
+KMS_KEY = "aws:kms/key:Key"
+
+MAX_ERROR = 2000
+
+
+class Refused(Exception):
+    """The rehearsal will not start (or resume): nothing was changed. Exit status 2."""
+
+
+class PhaseError(Exception):
+    """A phase cannot complete; the message says what is wrong and what was expected."""
+
+
+@dataclass(frozen=True)
+class Options:
+    stack: str
+    state_dir: Path
+    report_dir: Path
+    mode: str = "run"
+    """run, resume or rollback."""
+    allow_prod: bool = False
+    yes: bool = False
+    airflow_url: str | None = None
+    health_timeout: float = 1800.0
+    health_interval: float = 20.0
+    snapshot_timeout: float = 3600.0
+    snapshot_poll: float = 15.0
+
+
+def _truthy(value: str | None) -> bool:
+    return str(value).strip().lower() == "true"
+
+
+def snapshot_identifier(stack: str, run_id: str) -> str:
+    """A valid RDS snapshot identifier: letters, digits, single hyphens, starting with a letter."""
+    cleaned = re.sub(r"-+", "-", re.sub(r"[^a-z0-9]", "-", f"dr-{stack}-{run_id}".lower())).strip("-")
+    return cleaned[:255]
+
+
+class Rehearsal:
+    """One invocation of the command: a fresh run, a resume or a rollback of one stack."""
+
+    def __init__(
+        self,
+        options: Options,
+        stack: PulumiStack,
+        aws_for_region: Callable[[str], AwsOps],
+        airflow_for_url: Callable[[str], AirflowApi],
+        *,
+        out: TextIO = sys.stdout,
+        ask: Callable[[str], str | None] = lambda prompt: None,
+        now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.options = options
+        self.stack = stack
+        self._aws_for_region = aws_for_region
+        self._airflow_for_url = airflow_for_url
+        self._aws_ops: AwsOps | None = None
+        self._airflow_apis: dict[str, AirflowApi] = {}
+        self.out = out
+        self.ask = ask
+        self.now = now
+        self.sleep = sleep
+        self.store = StateStore(options.state_dir)
+        self.state: RehearsalState | None = None
+        self._phase_started: datetime | None = None
+        self._failed_phase: str | None = None
+
+    # -- entry point -------------------------------------------------------------------------
+
+    def execute(self) -> int:
+        """0: every check passed (or rolled back); 1: a phase or a check failed; 2: refused."""
+        try:
+            if self.options.mode == "rollback":
+                return self._rollback()
+            return self._run()
+        except Refused as exc:
+            self._say(f"refused: {exc}")
+            return 2
+
+    # -- run and resume ----------------------------------------------------------------------
+
+    def _run(self) -> int:
+        existing = self.store.load()
+        fresh = self.options.mode == "run"
+        if fresh:
+            if existing and _unfinished(existing):
+                raise Refused(
+                    f"an unfinished rehearsal of {self.options.stack} exists (run {existing.run_id}, "
+                    f"stopped in phase {existing.first_unfinished()}); protection may be lifted. Continue it with "
+                    f"`{self._resume_command(existing)}` or undo it with `{self._rollback_command()}`"
+                )
+            if existing:
+                self.store.archive(existing)
+            started = self.now()
+            self.state = RehearsalState(
+                stack=self.options.stack, run_id=started.strftime("%Y%m%d-%H%M%S"), started_at=iso(started)
+            )
+        else:
+            if existing is None or existing.status not in (RUNNING, FAILED):
+                raise Refused(f"there is no unfinished rehearsal of {self.options.stack} to resume ({self.store.path})")
+            self.state = existing
+            self.state.status = RUNNING
+            self.state.failure = {}
+            # preflight always runs again: credentials and confirmation are per invocation
+            self.state.phases["preflight"].status = PENDING
+        state = self.state
+        self.store.save(state)
+        self._say(f"DR rehearsal of stack {state.stack} (run {state.run_id}); state: {self.store.path}")
+        try:
+            for name in PHASES:
+                self._run_phase(name)
+        except Refused:
+            if fresh:
+                self.store.path.unlink(missing_ok=True)  # nothing was done: leave no state behind
+            else:
+                state.status = FAILED
+                self.store.save(state)
+            raise
+        except PhaseError as exc:
+            return self._fail(exc)
+        failed = [c for c in state.checks if not c.passed]
+        state.status = "checks_failed" if failed else "succeeded"
+        self.store.save(state)
+        md, js = report.write(state, self.options.report_dir, self._next_steps())
+        figures = report.summary(state)["recovery"]
+        self._say("")
+        if failed:
+            self._say(f"FAILED: the stack is recovered but {len(failed)} check(s) failed:")
+            for check in failed:
+                self._say(f"  - {check.name}: {check.detail}")
+        else:
+            self._say(f"PASSED: {len(state.checks)} checks; restore time {report.duration(figures['restore_seconds'])}, "
+                      f"outage {report.duration(figures['outage_seconds'])}")
+        self._say(f"Report: {md} and {js}")
+        for step in self._next_steps():
+            self._say(f"  - {step}")
+        return 1 if failed else 0
+
+    def _run_phase(self, name: str) -> None:
+        state = self.state
+        record = state.phases[name]
+        index = PHASES.index(name) + 1
+        title = report.TITLES[name]
+        if record.status in (DONE, SKIPPED):
+            self._say(f"[{index}/{len(PHASES)}] {title}: {record.status} in an earlier attempt")
+            return
+        started = self.now()
+        self._phase_started = started
+        record.status, record.started_at, record.ended_at, record.error = RUNNING, iso(started), None, None
+        record.attempts += 1
+        self.store.save(state)
+        self._say(f"[{index}/{len(PHASES)}] {title} ...")
+        try:
+            outcome = getattr(self, f"_phase_{name}")()
+        except Refused:
+            record.status, record.error = FAILED, "refused"
+            raise
+        except KeyboardInterrupt:
+            self._failed_phase = name
+            record.status, record.ended_at, record.error = FAILED, iso(self.now()), "interrupted by the operator"
+            self.store.save(state)
+            raise PhaseError("interrupted by the operator (Ctrl-C)") from None
+        except Exception as exc:  # every failure becomes a recorded, explained stop
+            self._failed_phase = name
+            ended = self.now()
+            record.status, record.ended_at = FAILED, iso(ended)
+            record.seconds = (ended - started).total_seconds()
+            record.error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR] if not isinstance(exc, PhaseError) else str(exc)[:MAX_ERROR]
+            self.store.save(state)
+            raise PhaseError(record.error) from exc
+        status, detail = outcome if isinstance(outcome, tuple) else (DONE, outcome or "")
+        ended = self.now()
+        record.status, record.ended_at, record.detail = status, iso(ended), detail
+        record.seconds = (ended - started).total_seconds()
+        self.store.save(state)
+        self._say(f"[{index}/{len(PHASES)}] {title}: {status} in {report.duration(record.seconds)}{' - ' + detail if detail else ''}")
+
+    def _fail(self, exc: PhaseError) -> int:
+        state = self.state
+        phase = self._failed_phase or next(name for name in PHASES if state.phases[name].status == FAILED)
+        state.status = FAILED
+        state.failure = {"phase": phase, "error": str(exc), "at": iso(self.now())}
+        self.store.save(state)
+        steps = self._next_steps()
+        md, js = report.write(state, self.options.report_dir, steps)
+        self._say("")
+        self._say(f"FAILED in phase {report.TITLES[phase]}: {exc}")
+        for step in steps:
+            self._say(f"  - {step}")
+        self._say(f"State: {self.store.path}")
+        self._say(f"Report: {md} and {js}")
+        return 1
+
+    # -- rollback ----------------------------------------------------------------------------
+
+    def _rollback(self) -> int:
+        existing = self.store.load()
+        if existing is None or existing.status not in (RUNNING, FAILED):
+            raise Refused(f"there is no unfinished rehearsal of {self.options.stack} to roll back ({self.store.path})")
+        self.state = state = existing
+        state.failure = {}
+        self._say(f"Rolling back the DR rehearsal of stack {state.stack} (run {state.run_id})")
+        if not self.stack.exists():
+            raise Refused(f"stack {state.stack} does not exist in the Pulumi backend")
+        self._aws().caller_account()
+        if not state.destroy_started():
+            what = "restore the stack's config" + (" and run pulumi up" if _protection_touched(state) else "")
+        else:
+            what = f"recreate the stack from snapshot {state.snapshot.get('id')} and run pulumi up"
+        self._confirm(f"Roll back stack {state.stack}: {what}.")
+        try:
+            if not state.destroy_started():
+                self._restore_config(include_snapshot_key=True)
+                if _protection_touched(state):
+                    self._say("pulumi up (restoring protection) ...")
+                    self._phase_started = self.now()
+                    self.stack.up(self._progress)
+                    self._verify_protection_restored()
+            else:
+                for name in ("recreate", "wait_healthy"):
+                    if state.phases[name].status not in (DONE, SKIPPED):
+                        state.phases[name].status = PENDING
+                    self._run_phase(name)
+        except PhaseError as exc:
+            return self._fail(exc)
+        except Exception as exc:  # a failed rollback is reported like a failed phase
+            state.status = FAILED
+            state.failure = {"phase": "rollback", "error": f"{type(exc).__name__}: {exc}"[:MAX_ERROR], "at": iso(self.now())}
+            self.store.save(state)
+            self._say(f"FAILED to roll back: {state.failure['error']}")
+            self._say(f"  - Retry: {self._rollback_command()}")
+            return 1
+        state.status = "rolled_back"
+        self.store.save(state)
+        md, js = report.write(state, self.options.report_dir, self._next_steps())
+        self._say(f"ROLLED BACK: stack {state.stack} is back to its configuration before the rehearsal.")
+        self._say(f"Report: {md} and {js}")
+        return 0
+
+    # -- phases ------------------------------------------------------------------------------
+
+    def _phase_preflight(self) -> str:
+        state, stack = self.state, self.stack
+        if not stack.exists():
+            raise PhaseError(f"stack {state.stack} does not exist in the Pulumi backend (see `pulumi stack ls`)")
+        state.tier = stack.get_config(TIER)
+        if state.tier == "prod" and not self.options.allow_prod:
+            raise Refused(
+                f"stack {state.stack} is a prod stack (tier = prod): the rehearsal destroys it; "
+                "pass --allow-prod to rehearse on prod deliberately"
+            )
+        state.region = stack.get_config(REGION)
+        if not state.region:
+            raise PhaseError(f"stack {state.stack} has no {REGION} in its config")
+        aws = self._aws()
+        state.account = aws.caller_account()
+        self._progress(f"AWS credentials work: account {state.account}, region {state.region}")
+        if state.phases["canaries_before"].status != PENDING:
+            self._confirm(
+                f"Resume the DR rehearsal of stack {state.stack} from phase "
+                f"{report.TITLES[state.first_unfinished() or 'canaries_after']}."
+            )
+            return "resumed: credentials verified"
+
+        outputs = stack.outputs()
+        wanted = [DB_OUTPUT, BUCKET_OUTPUT] + ([] if self.options.airflow_url else [AIRFLOW_OUTPUT])
+        missing = [key for key in wanted if not outputs.get(key)]
+        if missing:
+            raise PhaseError(
+                f"stack outputs missing: {', '.join(missing)} (expected from the database and Airflow code; "
+                "is the stack deployed with them?)"
+            )
+        state.resources_before = {key: outputs[key] for key in (DB_OUTPUT, BUCKET_OUTPUT, AIRFLOW_OUTPUT) if outputs.get(key)}
+        database = outputs[DB_OUTPUT]
+        instance = aws.describe_instance(database)
+        if instance is None or instance.status != "available":
+            raise PhaseError(
+                f"database {database} is {instance.status if instance else 'missing'}: expected available"
+            )
+        state.original_config = {
+            DELETION_PROTECTION: stack.get_config(DELETION_PROTECTION),
+            RESTORE_FROM_SNAPSHOT: stack.get_config(RESTORE_FROM_SNAPSHOT),
+        }
+        self._progress(
+            f"database {database}: available, deletion protection {'on' if instance.deletion_protection else 'off'} "
+            f"(config {DELETION_PROTECTION.split(':')[1]} = {state.original_config[DELETION_PROTECTION]})"
+        )
+
+        resources = stack.resources()
+        bucket = outputs[BUCKET_OUTPUT]
+        bucket_resource = next(
+            (r for r in resources if r.type in S3_BUCKET_TYPES and bucket in (r.id, r.outputs.get("bucket"))), None
+        )
+        if bucket_resource is None or not bucket_resource.protect:
+            raise PhaseError(
+                f"the task log bucket {bucket} is {'not in the stack' if bucket_resource is None else 'not protected'}: "
+                "the destroy would delete the old task logs; the bucket must carry protect=True "
+                "(pulumi destroy --exclude-protected keeps it)"
+            )
+        if instance.kms_key_id:
+            key = next(
+                (r for r in resources if r.type == KMS_KEY and instance.kms_key_id in (r.id, r.outputs.get("arn"))), None
+            )
+            if key is not None and not key.protect:
+                raise PhaseError(
+                    f"the database's KMS key {instance.kms_key_id} is managed by this stack and not protected: the destroy "
+                    "would schedule it for deletion and the snapshot encrypted with it could not be restored"
+                )
+        state.kept_resources = sorted(
+            f"{r.type}::{r.urn.split('::')[-1]}" for r in resources if r.protect and r.type != RDS_INSTANCE
+        )
+        self._progress(f"kept across the destroy (protected): {len(state.kept_resources)} resources")
+
+        api = self._airflow()
+        health = api.health()
+        runs = api.dag_run_count()  # authenticates: bad credentials fail here, before any change
+        self._progress(f"Airflow API at {api.base_url}: {health.summary}; {runs} DAG runs")
+        self._confirm(
+            f"This DESTROYS stack {state.stack} (tier {state.tier}) in {state.region}, account {state.account}, "
+            "and recreates it from a database snapshot taken now."
+        )
+        return f"account {state.account}; {len(state.kept_resources)} protected resources kept"
+
+    def _phase_canaries_before(self) -> str:
+        state = self.state
+        aws, api = self._aws(), self._airflow()
+        database = state.resources_before[DB_OUTPUT]
+        bucket = state.resources_before[BUCKET_OUTPUT]
+        instance = aws.describe_instance(database)
+        if instance is None:
+            raise PhaseError(f"database {database} disappeared")
+        runs = api.dag_run_count()
+        value = f"{state.run_id}-{secrets.token_hex(16)}"
+        encrypted = api.put_variable(
+            CANARY_VARIABLE, value, "DR rehearsal canary: readable only with the durable fernet key"
+        )
+        if not encrypted:
+            raise PhaseError(
+                "Airflow stored the canary Variable unencrypted: no fernet key is configured, so the rehearsal "
+                "cannot prove the fernet key survives"
+            )
+        if api.get_variable(CANARY_VARIABLE) != value:
+            raise PhaseError(f"the canary Variable {CANARY_VARIABLE} did not read back as written")
+        log_key = f"{CANARY_PREFIX}{state.stack}/{state.run_id}/canary.log"
+        body = f"DR rehearsal canary of stack {state.stack}, run {state.run_id}: {value}\n".encode()
+        log_sha = aws.put_object(bucket, log_key, body)
+        newest = aws.newest_object(bucket, skip_prefix=CANARY_PREFIX)
+        task = api.latest_finished_task()
+        task_lines = api.task_log_lines(task) if task else None
+        state.canaries = {
+            "recorded_at": iso(self.now()),
+            "latest_restorable_time": iso(instance.latest_restorable_time),
+            "dag_runs": runs,
+            "variable_key": CANARY_VARIABLE,
+            "variable_sha256": sha256(value.encode()),
+            "log_object": {"bucket": bucket, "key": log_key, "sha256": log_sha},
+            "newest_log": {"key": newest.key, "etag": newest.etag} if newest else None,
+            "task_log": {**task.as_dict(), "lines": task_lines} if task else None,
+        }
+        return (
+            f"{runs} DAG runs; canary Variable {CANARY_VARIABLE} (encrypted); s3://{bucket}/{log_key}; "
+            f"latest restorable time {state.canaries['latest_restorable_time'] or 'none yet'}"
+        )
+
+    def _phase_snapshot(self) -> str:
+        state = self.state
+        aws = self._aws()
+        database = state.resources_before[DB_OUTPUT]
+        if state.snapshot.get("id"):
+            snapshot_id = state.snapshot["id"]
+            if aws.describe_snapshot(snapshot_id) is None:
+                raise PhaseError(
+                    f"snapshot {snapshot_id}, created by this rehearsal, no longer exists: it was deleted outside this tool"
+                )
+            self._progress(f"snapshot {snapshot_id} already requested; waiting for it")
+        else:
+            snapshot_id = snapshot_identifier(state.stack, state.run_id)
+            created = aws.create_snapshot(database, snapshot_id, {"dr-rehearsal": state.run_id, "stack": state.stack})
+            state.snapshot = {"id": created.identifier, "arn": created.arn, "database": database}
+            self.store.save(state)  # recorded before waiting: a resume never creates a second one
+            self._progress(f"snapshot {snapshot_id} requested")
+        available = aws.wait_snapshot_available(
+            snapshot_id,
+            timeout=self.options.snapshot_timeout,
+            delay=self.options.snapshot_poll,
+            on_wait=lambda status: self._progress(f"snapshot {snapshot_id}: {status}"),
+        )
+        state.snapshot.update(
+            status=available.status,
+            create_time=iso(available.create_time),
+            encrypted=available.encrypted,
+            kms_key_id=available.kms_key_id,
+        )
+        return f"{snapshot_id} available (created {state.snapshot['create_time']})"
+
+    def _phase_unprotect(self) -> str | tuple[str, str]:
+        state = self.state
+        aws = self._aws()
+        database = state.resources_before[DB_OUTPUT]
+        original = state.original_config.get(DELETION_PROTECTION)
+        instance = aws.describe_instance(database)
+        resource = self._database_resource(database)
+        if not _truthy(original) and not (instance and instance.deletion_protection) and not (resource and resource.protect):
+            return SKIPPED, f"already off (database.deletion_protection = {original}): nothing to lift"
+        self.stack.set_config(DELETION_PROTECTION, "false")
+        self._progress("database.deletion_protection = false; pulumi up ...")
+        self.stack.up(self._progress)
+        instance = aws.describe_instance(database)
+        if instance is None or instance.deletion_protection:
+            raise PhaseError(
+                f"pulumi up did not turn off deletion protection on {database}: the database code must set "
+                "deletion_protection from database.deletion_protection"
+            )
+        resource = self._database_resource(database)
+        if resource is not None and resource.protect:
+            raise PhaseError(
+                f"pulumi up did not lift Pulumi's protect on {database}: the database code must set the "
+                "protect option from database.deletion_protection"
+            )
+        return "RDS deletion protection and Pulumi protect lifted until the recreate"
+
+    def _phase_destroy(self) -> str:
+        state = self.state
+        aws = self._aws()
+        database = state.resources_before[DB_OUTPUT]
+        self._progress("pulumi destroy --exclude-protected ...")
+        self.stack.destroy(self._progress)
+        instance = aws.describe_instance(database)
+        if instance is not None:
+            raise PhaseError(f"database {database} still exists ({instance.status}) after the destroy")
+        snapshot = aws.describe_snapshot(state.snapshot["id"])
+        if snapshot is None or snapshot.status != "available":
+            raise PhaseError(f"snapshot {state.snapshot['id']} is {snapshot.status if snapshot else 'missing'} after the destroy")
+        left = [r for r in self.stack.resources() if r.type != "pulumi:pulumi:Stack" and not r.type.startswith("pulumi:providers:")]
+        return f"destroyed; {len(left)} protected resources kept; snapshot {snapshot.identifier} intact"
+
+    def _phase_recreate(self) -> str:
+        state = self.state
+        snapshot_id = state.snapshot["id"]
+        self.stack.set_config(RESTORE_FROM_SNAPSHOT, snapshot_id)
+        self._restore_config(include_snapshot_key=False)
+        self._progress(f"database.restore_from_snapshot = {snapshot_id}; protection back to its value; pulumi up ...")
+        self.stack.up(self._progress)
+        # Ignored once the instance exists: set back so the stack file reads as before the rehearsal.
+        self._set_or_remove(RESTORE_FROM_SNAPSHOT, state.original_config.get(RESTORE_FROM_SNAPSHOT))
+        outputs = self.stack.outputs()
+        state.resources_after = {key: outputs[key] for key in (DB_OUTPUT, BUCKET_OUTPUT, AIRFLOW_OUTPUT) if outputs.get(key)}
+        database = state.resources_after.get(DB_OUTPUT)
+        if not database:
+            raise PhaseError(f"the recreated stack has no {DB_OUTPUT} output")
+        instance = self._aws().describe_instance(database)
+        if instance is None:
+            raise PhaseError(f"the recreated database {database} does not exist")
+        return f"database {database} restored from {snapshot_id} ({instance.status})"
+
+    def _phase_wait_healthy(self) -> str:
+        api = self._airflow()
+        deadline = self.now().timestamp() + self.options.health_timeout
+        last = "no answer yet"
+        while True:
+            try:
+                health = api.health()
+                if health.healthy:
+                    return f"healthy: {health.summary}"
+                last = health.summary
+            except AirflowApiError as exc:
+                last = str(exc)
+            self._progress(f"Airflow not healthy yet: {last}")
+            if self.now().timestamp() >= deadline:
+                raise PhaseError(f"Airflow not healthy after {int(self.options.health_timeout)} s; last: {last}")
+            self.sleep(self.options.health_interval)
+
+    def _phase_canaries_after(self) -> str:
+        state = self.state
+        aws, api = self._aws(), self._airflow()
+        canaries = state.canaries
+        database = state.resources_after.get(DB_OUTPUT) or state.resources_before[DB_OUTPUT]
+        phase = "canaries_after"
+        original = _truthy(state.original_config.get(DELETION_PROTECTION))
+
+        def check(name: str, fn: Callable[[], tuple[bool, str]]) -> None:
+            try:
+                passed, detail = fn()
+            except Exception as exc:  # one broken check must not hide the others
+                passed, detail = False, f"{type(exc).__name__}: {exc}"[:500]
+            state.record_check(phase, name, passed, detail)
+            self._progress(f"{'pass' if passed else 'FAIL'}: {name}: {detail}")
+
+        def database_restored():
+            instance = aws.describe_instance(database)
+            return (instance is not None and instance.status == "available",
+                    f"{database} {instance.status if instance else 'missing'}")
+
+        def protection_restored():
+            instance = aws.describe_instance(database)
+            resource = self._database_resource(database)
+            config = self.stack.get_config(DELETION_PROTECTION)
+            flag = bool(instance and instance.deletion_protection)
+            protect = bool(resource and resource.protect)
+            ok = flag == original and config == state.original_config.get(DELETION_PROTECTION) and (resource is None or protect == original)
+            return ok, f"RDS flag {flag}, Pulumi protect {protect}, config {config}; expected {original}"
+
+        def backups_running():
+            instance = aws.describe_instance(database)
+            lrt = instance.latest_restorable_time if instance else None
+            return lrt is not None, f"latest restorable time {iso(lrt) or 'none'}"
+
+        def runs_not_lower():
+            runs = api.dag_run_count()
+            return runs >= canaries["dag_runs"], f"{runs} DAG runs after, {canaries['dag_runs']} before"
+
+        def variable_decrypts():
+            value = api.get_variable(canaries["variable_key"])
+            if value is None:
+                return False, f"Variable {canaries['variable_key']} is gone"
+            return sha256(value.encode()) == canaries["variable_sha256"], "read back through the API and compared by SHA-256"
+
+        def canary_log_intact():
+            obj = canaries["log_object"]
+            found = aws.object_sha256(obj["bucket"], obj["key"])
+            return found == obj["sha256"], f"s3://{obj['bucket']}/{obj['key']} {'intact' if found == obj['sha256'] else 'missing or changed'}"
+
+        def newest_log_present():
+            newest = canaries.get("newest_log")
+            if not newest:
+                return True, "no task log in the bucket before the rehearsal (fresh stack)"
+            found = aws.head_object(canaries["log_object"]["bucket"], newest["key"])
+            return found is not None and found.etag == newest["etag"], f"{newest['key']} {'unchanged' if found else 'missing'}"
+
+        def task_log_readable():
+            task = canaries.get("task_log")
+            if not task:
+                return True, "no finished task instance before the rehearsal (fresh stack)"
+            from stacks.dr.airflow_api import TaskLogRef
+
+            ref = TaskLogRef(**{k: task[k] for k in ("dag_id", "dag_run_id", "task_id", "try_number", "map_index")})
+            lines = api.task_log_lines(ref)
+            return lines > 0, f"{ref.dag_id}/{ref.dag_run_id}/{ref.task_id} try {ref.try_number}: {lines} lines through Airflow"
+
+        def snapshot_kept():
+            snapshot = aws.describe_snapshot(state.snapshot["id"])
+            return snapshot is not None, f"{state.snapshot['id']} {snapshot.status if snapshot else 'missing'}"
+
+        check("database restored and available", database_restored)
+        check("deletion protection and protect as before", protection_restored)
+        check("point-in-time backups running", backups_running)
+        check("DAG run count not lower", runs_not_lower)
+        check("canary Variable decrypts (fernet key survived)", variable_decrypts)
+        check("canary task log object intact", canary_log_intact)
+        check("newest task log still in the bucket", newest_log_present)
+        check("old task log readable through Airflow", task_log_readable)
+        check("snapshot kept", snapshot_kept)
+        failed = [c for c in state.checks if c.phase == phase and not c.passed]
+        return f"{len([c for c in state.checks if c.phase == phase]) - len(failed)} passed, {len(failed)} failed"
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _aws(self) -> AwsOps:
+        if self._aws_ops is None:
+            region = self.state.region or self.stack.get_config(REGION)
+            if not region:
+                raise PhaseError(f"stack {self.options.stack} has no {REGION} in its config")
+            self.state.region = region
+            self._aws_ops = self._aws_for_region(region)
+        return self._aws_ops
+
+    def _airflow(self) -> AirflowApi:
+        state = self.state
+        url = self.options.airflow_url or state.resources_after.get(AIRFLOW_OUTPUT) or state.resources_before.get(AIRFLOW_OUTPUT)
+        if not url:
+            raise PhaseError(f"no Airflow URL: the stack has no {AIRFLOW_OUTPUT} output; pass --airflow-url")
+        if url not in self._airflow_apis:
+            self._airflow_apis[url] = self._airflow_for_url(url)
+        return self._airflow_apis[url]
+
+    def _database_resource(self, database: str) -> StackResource | None:
+        return next(
+            (r for r in self.stack.resources() if r.type == RDS_INSTANCE and database in (r.id, r.outputs.get("identifier"))),
+            None,
+        )
+
+    def _set_or_remove(self, key: str, value: str | None) -> None:
+        """Make ``key`` read ``value`` (None: unset), touching the stack file only if it differs."""
+        current = self.stack.get_config(key)
+        if current == value:
+            return
+        if value is None:
+            self.stack.remove_config(key)
+        else:
+            self.stack.set_config(key, value)
+
+    def _restore_config(self, *, include_snapshot_key: bool) -> None:
+        original = self.state.original_config
+        if DELETION_PROTECTION in original:
+            self._set_or_remove(DELETION_PROTECTION, original[DELETION_PROTECTION])
+        if include_snapshot_key and RESTORE_FROM_SNAPSHOT in original:
+            self._set_or_remove(RESTORE_FROM_SNAPSHOT, original[RESTORE_FROM_SNAPSHOT])
+
+    def _verify_protection_restored(self) -> None:
+        database = self.state.resources_before.get(DB_OUTPUT)
+        if not database:
+            return
+        expected = _truthy(self.state.original_config.get(DELETION_PROTECTION))
+        instance = self._aws().describe_instance(database)
+        if instance is not None and instance.deletion_protection != expected:
+            raise PhaseError(f"deletion protection of {database} is {instance.deletion_protection} after the rollback, expected {expected}")
+
+    def _confirm(self, message: str) -> None:
+        if self.options.yes:
+            return
+        answer = self.ask(f"{message}\nType the stack name ({self.options.stack}) to continue: ")
+        if answer is None:
+            raise Refused("confirmation needed and there is no terminal to ask on: pass --yes to run unattended")
+        if answer.strip() != self.options.stack:
+            raise Refused("not confirmed")
+
+    def _say(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def _progress(self, text: str) -> None:
+        started = self._phase_started or self.now()
+        elapsed = report.duration((self.now() - started).total_seconds())
+        for line in str(text).rstrip("\n").splitlines() or [""]:
+            self._say(f"    +{elapsed}  {line}")
+
+    def _resume_command(self, state: RehearsalState | None = None) -> str:
+        state = state or self.state
+        allow = " --allow-prod" if state and state.tier == "prod" else ""
+        return f"python -m stacks dr-rehearsal {self.options.stack} --resume{allow}"
+
+    def _rollback_command(self) -> str:
+        return f"python -m stacks dr-rehearsal {self.options.stack} --rollback"
+
+    def _next_steps(self) -> list[str]:
+        state = self.state
+        stack = state.stack
+        snapshot_id = state.snapshot.get("id")
+        steps: list[str] = []
+        if state.status in ("succeeded", "checks_failed", "rolled_back"):
+            if snapshot_id:
+                steps.append(
+                    f"Snapshot {snapshot_id} is kept (this tool never deletes a snapshot); delete it when no longer "
+                    f"needed: aws rds delete-db-snapshot --db-snapshot-identifier {snapshot_id} --region {state.region}"
+                )
+            return steps
+        original = state.original_config.get(DELETION_PROTECTION)
+        by_hand_protection = (
+            f"pulumi config rm --path {DELETION_PROTECTION} --stack {stack}"
+            if original is None
+            else f"pulumi config set --path {DELETION_PROTECTION} {original} --stack {stack}"
+        )
+        if snapshot_id:
+            steps.append(f"Snapshot {snapshot_id} is kept: this tool never deletes a snapshot.")
+        if not state.destroy_started():
+            steps.append(f"Resume from the failed phase: {self._resume_command()}")
+            if _protection_touched(state):
+                steps.append(
+                    f"Deletion protection is LIFTED in Pulumi.{stack}.yaml (database.deletion_protection = false). "
+                    f"Roll back (restore the config and pulumi up): {self._rollback_command()} "
+                    f"(by hand: {by_hand_protection} && pulumi up --stack {stack})"
+                )
+            else:
+                steps.append(f"Nothing on the stack was changed. To abandon this run: {self._rollback_command()}")
+        else:
+            steps.append(
+                f"The stack is destroyed or partly destroyed; its database is in snapshot {snapshot_id}. "
+                f"Resume (recreate from the snapshot and finish the checks): {self._resume_command()}"
+            )
+            steps.append(
+                f"Or roll back (recreate from the snapshot without the checks): {self._rollback_command()} "
+                f"(by hand: pulumi config set --path {RESTORE_FROM_SNAPSHOT} {snapshot_id} --stack {stack} && "
+                f"{by_hand_protection} && pulumi up --stack {stack})"
+            )
+        return steps
+
+
+def _protection_touched(state: RehearsalState) -> bool:
+    """Whether the run set database.deletion_protection to false (the lift phase ran, not skipped)."""
+    return state.phases["unprotect"].status in (RUNNING, DONE, FAILED)
+
+
+def _unfinished(state: RehearsalState) -> bool:
+    """A previous run that may have changed the stack (protection lifted or more) and did not end."""
+    return state.status in (RUNNING, FAILED) and (_protection_touched(state) or state.destroy_started())
