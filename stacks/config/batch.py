@@ -17,30 +17,36 @@ POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]+$
 class BatchQuotaConfig(Section):
     """Totals for the whole batch namespace: one runaway DAG cannot take the batch node group."""
 
-    requests_cpu: str = Field("32", pattern=QUANTITY_CPU)
-    requests_memory: str = Field("128Gi", pattern=QUANTITY_MEMORY)
-    limits_cpu: str = Field("64", pattern=QUANTITY_CPU)
-    limits_memory: str = Field("256Gi", pattern=QUANTITY_MEMORY)
-    pods: int = Field(100, ge=1)
+    requests_cpu: str = Field("32", pattern=QUANTITY_CPU, description="Sum of the CPU requests of all batch pods.")
+    requests_memory: str = Field("128Gi", pattern=QUANTITY_MEMORY, description="Sum of the memory requests of all batch pods.")
+    limits_cpu: str = Field("64", pattern=QUANTITY_CPU, description="Sum of the CPU limits of all batch pods.")
+    limits_memory: str = Field("256Gi", pattern=QUANTITY_MEMORY, description="Sum of the memory limits of all batch pods.")
+    pods: int = Field(100, ge=1, description="Batch pods at once (running or pending).")
     jobs: int = Field(200, ge=1, description="Job objects, finished ones included until their TTL removes them.")
 
 
 class BatchContainerLimitsConfig(Section):
     """Per-container defaults (for Jobs that set none) and ceilings."""
 
-    default_request_cpu: str = Field("500m", pattern=QUANTITY_CPU)
-    default_request_memory: str = Field("1Gi", pattern=QUANTITY_MEMORY)
-    default_limit_cpu: str = Field("2", pattern=QUANTITY_CPU)
-    default_limit_memory: str = Field("2Gi", pattern=QUANTITY_MEMORY)
-    max_cpu: str = Field("8", pattern=QUANTITY_CPU)
-    max_memory: str = Field("32Gi", pattern=QUANTITY_MEMORY)
+    default_request_cpu: str = Field("500m", pattern=QUANTITY_CPU, description="CPU request of a container that sets none.")
+    default_request_memory: str = Field("1Gi", pattern=QUANTITY_MEMORY, description="Memory request of a container that sets none.")
+    default_limit_cpu: str = Field("2", pattern=QUANTITY_CPU, description="CPU limit of a container that sets none.")
+    default_limit_memory: str = Field("2Gi", pattern=QUANTITY_MEMORY, description="Memory limit of a container that sets none.")
+    max_cpu: str = Field("8", pattern=QUANTITY_CPU, description="Largest CPU limit a batch container may ask for.")
+    max_memory: str = Field("32Gi", pattern=QUANTITY_MEMORY, description="Largest memory limit a batch container may ask for.")
 
 
 class BatchConfig(Section):
     """The batch-jobs runtime (the contract names: namespace batch-jobs, account batch-job-runner)."""
 
-    namespace: str = Field("batch-jobs", pattern=K8S_NAME)
-    service_account: str = Field("batch-job-runner", pattern=K8S_NAME)
+    namespace: str = Field(
+        "batch-jobs", pattern=K8S_NAME, description="Namespace of the batch Jobs (the DAG library's BATCH_NAMESPACE)."
+    )
+    service_account: str = Field(
+        "batch-job-runner",
+        pattern=K8S_NAME,
+        description="Service account of the batch Jobs, bound to their IAM role (BATCH_SERVICE_ACCOUNT).",
+    )
     iam_policy_arns: list[str] = Field(
         default_factory=list,
         description="Managed IAM policies of the batch Jobs' role (IRSA). Empty: no AWS permission.",
