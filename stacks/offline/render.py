@@ -74,6 +74,10 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
     "aws:kms/key:Key": ("enableKeyRotation",),
     "aws:autoscaling/tag:Tag": ("tag.key", "tag.value"),
     "kubernetes:helm.sh/v3:Release": ("chart", "version", "namespace", "values.image.tag"),
+    "aws:ecr/repository:Repository": (
+        "name", "imageTagMutability", "imageScanningConfiguration.scanOnPush", "encryptionConfigurations.0.encryptionType",
+    ),
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": ("repository",),
 }
 
 
