@@ -95,8 +95,6 @@ AIRFLOW_VERSION = "3.2.2"
 AIRFLOW_BASE_IMAGE_REPOSITORY = "apache/airflow"
 AIRFLOW_PYTHON_VERSION = "3.11"
 AIRFLOW_BASE_IMAGE_TAG = f"{AIRFLOW_VERSION}-python{AIRFLOW_PYTHON_VERSION}"
-AIRFLOW_IMAGE_REPOSITORY = AIRFLOW_BASE_IMAGE_REPOSITORY  # still deployed until the platform image is wired
-AIRFLOW_IMAGE_TAG = AIRFLOW_VERSION
 
 # --- Airflow metadata database (RDS for PostgreSQL) -------------------------------------------
 
