@@ -64,13 +64,47 @@ def image_tags(image_ids: Iterable[Any]) -> set[str]:
 def missing_image_problem(stack: str, repository: str, tag: str, *, explicit: bool) -> Problem:
     where = f"no image with this tag in the ECR repository {repository}"
     if explicit:
-        expected = f"{where}: push it first (make image-promote FROM=<stack> STACK={stack} copies it from another stack)"
+        expected = (
+            f"{where}: push it first (make image-promote FROM=<stack> STACK={stack} TAG={tag} copies it from "
+            "another stack)"
+        )
     else:
         expected = (
             f"{where} (the tag is the content tag of this checkout: images/airflow and plugins/): build and "
             f"push it first with make image STACK={stack}"
         )
     return Problem("airflow.image.tag", tag, expected)
+
+
+def build_tag(config: StackConfig, stack: str) -> str:
+    """The tag ``make image`` builds from this checkout and pushes to the stack's repository.
+
+    Raises StackConfigError when the stack deploys an image this checkout does not build: one from
+    another repository, or an explicit tag that is not this checkout's content tag.
+    """
+    wanted = config.airflow.image
+    tag = checkout_tag()
+    problems = []
+    if wanted.repository is not None:
+        problems.append(
+            Problem(
+                "airflow.image.repository",
+                wanted.repository,
+                "make image pushes to the stack's own ECR repository only; this stack deploys an image built elsewhere",
+            )
+        )
+    elif wanted.tag is not None and wanted.tag != tag:
+        problems.append(
+            Problem(
+                "airflow.image.tag",
+                wanted.tag,
+                f"this checkout builds {tag}, and a tag names one content: unset the tag to deploy this checkout, "
+                f"or copy that image from another stack with make image-promote FROM=<stack> STACK={stack} TAG={wanted.tag}",
+            )
+        )
+    if problems:
+        raise StackConfigError(f"Pulumi.{stack}.yaml", problems)
+    return tag
 
 
 def build_airflow_image(config: StackConfig, stack: str, *, project: str, aws_provider: aws.Provider) -> AirflowImage:

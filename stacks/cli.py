@@ -1,6 +1,7 @@
 """Command line of the stack tools.
 
     python -m stacks plan <stack> [--json]   offline plan: what the stack would create, no cloud needed
+    python -m stacks image-tag <stack>       the Airflow image tag make image builds and pushes for the stack
 
 Exit status: 0 on success, 2 for an unknown stack or an invalid stack file (every problem listed).
 """
@@ -28,6 +29,10 @@ def _parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", help="show what a stack would create, offline (Pulumi mocks)")
     plan.add_argument("stack", help="stack name: a Pulumi.<stack>.yaml next to Pulumi.yaml")
     plan.add_argument("--json", action="store_true", help="print a JSON document instead of the tree")
+    image_tag = commands.add_parser(
+        "image-tag", help="the Airflow image tag make image builds from this checkout and pushes for the stack"
+    )
+    image_tag.add_argument("stack", help="stack name: a Pulumi.<stack>.yaml next to Pulumi.yaml")
     return parser
 
 
@@ -47,6 +52,14 @@ def _plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _image_tag(args: argparse.Namespace) -> int:
+    from stacks.airflow_image import build_tag
+    from stacks.config import load_stack_file, stack_file
+
+    print(build_tag(load_stack_file(stack_file(args.stack, args.project_dir)), args.stack))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     problem = _check_stack(args.stack, args.project_dir)
@@ -56,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "plan":
             return _plan(args)
+        if args.command == "image-tag":
+            return _image_tag(args)
     except StackConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 
 import pulumi_aws as aws
 import pytest
@@ -12,6 +13,7 @@ import yaml
 from infra import versions
 from infra.airflow_image import checkout_tag
 from stacks.airflow_image import build_airflow_image, image_repository_name, image_tags
+from stacks.cli import main
 from stacks.config import StackConfigError, load_from_pulumi, stack_file, validate
 from stacks.environment import PROJECT, build_environment
 from stacks.offline import Plan, canned, record, run_plan
@@ -148,8 +150,8 @@ def test_an_explicit_tag_not_pushed_names_the_promotion():
         image_only("prod", {"tag": "3.2.2-0123456789ab"}, invokes=pushed("prod", checkout_tag()))
     assert [p.render("Pulumi.prod.yaml") for p in excinfo.value.problems] == [
         'Pulumi.prod.yaml: airflow.image.tag = "3.2.2-0123456789ab": no image with this tag in the ECR repository '
-        "batch-platform/prod/airflow: push it first (make image-promote FROM=<stack> STACK=prod copies it from "
-        "another stack)"
+        "batch-platform/prod/airflow: push it first (make image-promote FROM=<stack> STACK=prod "
+        "TAG=3.2.2-0123456789ab copies it from another stack)"
     ]
 
 
@@ -193,3 +195,45 @@ def test_repository_name_of_a_stack_must_be_valid():
     assert image_repository_name("batch-platform", "prod") == "batch-platform/prod/airflow"
     with pytest.raises(ValueError, match=r"^ECR repository name 'batch-platform/Prod/airflow' for stack 'Prod': "):
         image_repository_name("batch-platform", "Prod")
+
+
+# --- python -m stacks image-tag: what make image builds and pushes --------------------------------------
+
+
+def _project_with(tmp_path, stack: str, image: dict):
+    shutil.copy("Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    document = yaml.safe_load(stack_file(stack).read_text())
+    document["config"]["batch-platform:airflow"]["image"] = image
+    (tmp_path / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(document))
+    return tmp_path
+
+
+def test_image_tag_is_the_checkout_tag(capsys):
+    assert main(["image-tag", "prod"]) == 0
+    assert capsys.readouterr().out == f"{checkout_tag()}\n"
+
+
+def test_image_tag_accepts_an_explicit_tag_equal_to_the_checkouts(tmp_path, capsys):
+    root = _project_with(tmp_path, "prod", {"tag": checkout_tag()})
+    assert main(["--project-dir", str(root), "image-tag", "prod"]) == 0
+    assert capsys.readouterr().out == f"{checkout_tag()}\n"
+
+
+def test_image_tag_refuses_another_tag(tmp_path, capsys):
+    root = _project_with(tmp_path, "prod", {"tag": "3.2.2-0123456789ab"})
+    assert main(["--project-dir", str(root), "image-tag", "prod"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[1] == (
+        f'  - Pulumi.prod.yaml: airflow.image.tag = "3.2.2-0123456789ab": this checkout builds {checkout_tag()}, '
+        "and a tag names one content: unset the tag to deploy this checkout, or copy that image from another stack "
+        "with make image-promote FROM=<stack> STACK=prod TAG=3.2.2-0123456789ab"
+    )
+
+
+def test_image_tag_refuses_a_stack_deploying_another_repository(tmp_path, capsys):
+    root = _project_with(tmp_path, "dev", {"repository": "apache/airflow", "tag": "3.2.2"})
+    assert main(["--project-dir", str(root), "image-tag", "dev"]) == 2
+    assert capsys.readouterr().err.splitlines()[1] == (
+        '  - Pulumi.dev.yaml: airflow.image.repository = "apache/airflow": make image pushes to the stack\'s own ECR '
+        "repository only; this stack deploys an image built elsewhere"
+    )
