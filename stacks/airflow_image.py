@@ -99,7 +99,8 @@ def build_tag(config: StackConfig, stack: str) -> str:
                 "airflow.image.tag",
                 wanted.tag,
                 f"this checkout builds {tag}, and a tag names one content: unset the tag to deploy this checkout, "
-                f"or copy that image from another stack with make image-promote FROM=<stack> STACK={stack} TAG={wanted.tag}",
+                "or copy that image from another stack with make image-promote "
+                f"FROM=<stack> STACK={stack} TAG={wanted.tag}",
             )
         )
     if problems:

@@ -55,7 +55,7 @@ def _program(stack: str):
             jwt_secret=pulumi.Output.secret(JWT),
             task_log_bucket_name="offline-task-logs",
             task_log_bucket_arn="arn:aws:s3:::offline-task-logs",
-            image=AirflowImage(pulumi.Output.from_input(IMAGE_REPOSITORY), IMAGE_TAG, True, pulumi.Output.from_input(IMAGE_REPOSITORY)),
+            image=AirflowImage(IMAGE_REPOSITORY, IMAGE_TAG, True, pulumi.Output.from_input(IMAGE_REPOSITORY)),
         )
 
     return program

@@ -170,7 +170,8 @@ def test_no_secret_goes_into_the_image():
 
 
 def _context_allowlist() -> list[str]:
-    lines = [line for line in (REPO_ROOT / DOCKERIGNORE).read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    text = (REPO_ROOT / DOCKERIGNORE).read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     assert lines[0] == "*", "the ignore file must start by excluding everything"
     return [line[1:] for line in lines if line.startswith("!")]
 

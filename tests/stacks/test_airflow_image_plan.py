@@ -72,6 +72,7 @@ def test_each_stack_has_its_own_durable_repository(stack, dev_plan, prod_plan):
     assert repo.input("imageTagMutability") == "IMMUTABLE"
     assert repo.input("imageScanningConfiguration.scanOnPush") is True
     assert repo.options["retainOnDelete"] is True
+    assert repo.provider.startswith(f"urn:pulumi:{stack}::batch-platform::pulumi:pulumi:Stack$pulumi:providers:aws::aws::")
     assert json.loads(plan.one("aws:ecr/lifecyclePolicy:LifecyclePolicy").input("policy"))["rules"][0]["selection"][
         "countNumber"
     ] == 30
