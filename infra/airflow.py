@@ -40,6 +40,7 @@ from infra.airflow_values import (
     SLACK_CONNECTION_ID,
     SMTP_CONNECTION_ID,
     AirflowSettings,
+    ImageRef,
     airflow_values,
     pool_plan,
 )
@@ -221,6 +222,16 @@ class AirflowArgs:
     task_log_bucket_arn: pulumi.Input[str]
     """ARN of that bucket (the IAM policies are scoped to it and to the log prefix)."""
 
+    image_repository: pulumi.Input[str]
+    """Repository of the platform's Airflow image (images/airflow), e.g. the stack's ECR repository URL."""
+
+    image_tag: str
+    """Tag of that image (immutable: a content tag)."""
+
+    await_release: bool = True
+    """Whether Helm waits for the release's pods to be ready. False only when the image cannot exist
+    yet (its repository is created by the same update): the pods then start once it is pushed."""
+
     ui: UiSettings = field(default_factory=UiSettings)
     """UI exposure. Default: no load balancer."""
 
@@ -258,10 +269,16 @@ class Airflow(pulumi.ComponentResource):
         self._connection_secrets(name, s)
 
         values = pulumi.Output.all(
-            bucket=args.task_log_bucket_name, **{c: arn for c, arn in self.role_arns.items()}
+            bucket=args.task_log_bucket_name,
+            image_repository=args.image_repository,
+            **{c: arn for c, arn in self.role_arns.items()},
         ).apply(
             lambda v: airflow_values(
-                s, plan, task_log_bucket=v["bucket"], role_arns={c: v[c] for c in IRSA_COMPONENTS}
+                s,
+                plan,
+                task_log_bucket=v["bucket"],
+                role_arns={c: v[c] for c in IRSA_COMPONENTS},
+                image=ImageRef(v["image_repository"], args.image_tag),
             )
         )
         self.release = k8s.helm.v3.Release(
@@ -274,6 +291,7 @@ class Airflow(pulumi.ComponentResource):
             values=values,
             create_namespace=False,
             timeout=args.helm_timeout_seconds,
+            skip_await=not args.await_release,
             max_history=10,
             cleanup_on_fail=True,
             opts=pulumi.ResourceOptions(

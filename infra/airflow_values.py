@@ -95,7 +95,15 @@ def plugins_folder(dags: "GitSyncDags | ImageDags") -> Optional[str]:
 
 @dataclass(frozen=True)
 class ImageDags:
-    """DAGs baked into an image built FROM the official Airflow image."""
+    """DAGs baked into an image built FROM the platform's Airflow image (images/airflow)."""
+
+    repository: str
+    tag: str
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """An image by repository and tag, e.g. the platform image in the stack's ECR repository."""
 
     repository: str
     tag: str
@@ -300,16 +308,6 @@ class _Data(_Strict):
     metadataSecretName: str
 
 
-class _Image(_Strict):
-    repository: str
-    tag: str
-    pullPolicy: Literal["IfNotPresent", "Always"]
-
-
-class _Images(_Strict):
-    airflow: _Image
-
-
 class _GitSync(_Strict):
     enabled: bool
     repo: Optional[str] = None
@@ -356,7 +354,6 @@ class ChartValues(_Strict):
     defaultAirflowRepository: str
     defaultAirflowTag: str
     airflowVersion: str
-    images: Optional[_Images] = None
     executor: Literal["KubernetesExecutor"]
     allowPodLaunching: Literal[True]
     allowJobLaunching: Literal[True]
@@ -413,11 +410,18 @@ def _irsa(role_arns: Mapping[str, str], component: str) -> dict[str, str]:
     return {IRSA_ANNOTATION: role_arns[component]}
 
 
-def _dags(settings: AirflowSettings) -> tuple[dict[str, Any], Optional[dict[str, Any]]]:
+def deployed_image(settings: AirflowSettings, image: ImageRef) -> ImageRef:
+    """The image every Airflow container runs: the DAG image when DAGs are baked into one (it is
+    built FROM ``image``), otherwise ``image`` itself."""
+    if isinstance(settings.dags, ImageDags):
+        return ImageRef(settings.dags.repository, settings.dags.tag)
+    return image
+
+
+def _dags(settings: AirflowSettings) -> dict[str, Any]:
     dags = settings.dags
     if isinstance(dags, ImageDags):
-        image = {"airflow": {"repository": dags.repository, "tag": dags.tag, "pullPolicy": "IfNotPresent"}}
-        return {"gitSync": {"enabled": False}}, image
+        return {"gitSync": {"enabled": False}}
     git: dict[str, Any] = {
         "enabled": True,
         "repo": dags.repo,
@@ -433,7 +437,7 @@ def _dags(settings: AirflowSettings) -> tuple[dict[str, Any], Optional[dict[str,
         git["sshKeySecret"] = dags.ssh_key_secret
     if dags.known_hosts:
         git["knownHosts"] = dags.known_hosts
-    return {"gitSync": git}, None
+    return {"gitSync": git}
 
 
 def database_clients(settings: AirflowSettings) -> AirflowDatabaseClients:
@@ -523,10 +527,16 @@ def _create_user_job(settings: AirflowSettings) -> dict[str, Any]:
 
 
 def airflow_values(
-    settings: AirflowSettings, plan: PoolPlan, *, task_log_bucket: str, role_arns: Mapping[str, str]
+    settings: AirflowSettings,
+    plan: PoolPlan,
+    *,
+    task_log_bucket: str,
+    role_arns: Mapping[str, str],
+    image: ImageRef,
 ) -> dict[str, Any]:
-    """The chart values for ``settings``, PgBouncer pools ``plan``, the task-log bucket name and
-    ``role_arns`` (each IRSA component to its IAM role ARN): the last two exist only at deploy time.
+    """The chart values for ``settings``, PgBouncer pools ``plan``, the task-log bucket name,
+    ``role_arns`` (each IRSA component to its IAM role ARN) and the platform ``image`` (its
+    repository URL): the last three exist only at deploy time.
 
     Raises pydantic.ValidationError when the result does not match ``ChartValues`` (a bug here,
     caught by the tests before anything deploys).
@@ -535,11 +545,13 @@ def airflow_values(
     if missing:
         raise ValueError(f"missing IAM role ARNs for {missing}")
     names = settings.secret_names
-    dags, images = _dags(settings)
+    deployed = deployed_image(settings, image)
     worker_account = settings.service_account("worker")
     values: dict[str, Any] = {
-        "defaultAirflowRepository": versions.AIRFLOW_IMAGE_REPOSITORY,
-        "defaultAirflowTag": versions.AIRFLOW_IMAGE_TAG,
+        # One image for every Airflow container, task pods included (the chart's pod template
+        # falls back to these two, not to images.airflow).
+        "defaultAirflowRepository": deployed.repository,
+        "defaultAirflowTag": deployed.tag,
         "airflowVersion": versions.AIRFLOW_VERSION,
         "executor": "KubernetesExecutor",
         # Scheduler launches task pods; tasks (KubernetesJobOperator) launch Jobs (403 without it).
@@ -619,11 +631,9 @@ def airflow_values(
             },
         },
         "statsd": {"enabled": True, **_placement(settings, "statsd")},
-        "dags": dags,
+        "dags": _dags(settings),
         # Task logs live in S3 (remote logging); no PVC to lose, resize or pin to an AZ.
         "logs": {"persistence": {"enabled": False}},
     }
-    if images is not None:
-        values["images"] = images
     ChartValues.model_validate(values)
     return values

@@ -87,10 +87,14 @@ AIRFLOW_CHART_VERSION = "1.22.0"
 # requirements.in, so the DAG library's tests run against exactly what runs on the cluster.
 AIRFLOW_VERSION = "3.2.2"
 
-# The official image of that version (it ships the fab, amazon, cncf.kubernetes, slack, smtp and
-# statsd providers the values rely on). Teams needing extra Python packages build FROM this tag.
-AIRFLOW_IMAGE_REPOSITORY = "apache/airflow"
-AIRFLOW_IMAGE_TAG = AIRFLOW_VERSION
+# The base of the platform's image (images/airflow/Dockerfile): the official image of that Airflow
+# version, which ships the fab auth manager and the statsd support the values rely on. The platform
+# image installs on top of it exactly the apache-airflow* pins of requirements.txt, so the providers
+# that deploy are the ones the tests ran (infra/airflow_image.py). The Python minor is the one the
+# tests run on (the Makefile's Python 3.11).
+AIRFLOW_BASE_IMAGE_REPOSITORY = "apache/airflow"
+AIRFLOW_PYTHON_VERSION = "3.11"
+AIRFLOW_BASE_IMAGE_TAG = f"{AIRFLOW_VERSION}-python{AIRFLOW_PYTHON_VERSION}"
 
 # --- Airflow metadata database (RDS for PostgreSQL) -------------------------------------------
 

@@ -25,6 +25,7 @@ from infra.batch_namespace import (
 )
 from infra.cidr import plan_subnets
 from infra.pgbouncer import PoolPlanError
+from stacks.airflow_image import AirflowImage
 from stacks.config import Problem, StackConfig, StackConfigError
 
 # The Airflow components that run KubernetesJobOperator (task pods) or wait for it (triggerer,
@@ -112,12 +113,14 @@ def build_airflow(
     jwt_secret: pulumi.Input[str],
     task_log_bucket_name: pulumi.Input[str],
     task_log_bucket_arn: pulumi.Input[str],
+    image: AirflowImage,
     admin_password: Optional[pulumi.Input[str]] = None,
     wait_for: Sequence[pulumi.Resource] = (),
     opts: Optional[pulumi.ResourceOptions] = None,
 ) -> dict[str, Any]:
     """Register Airflow and the batch namespace; return their stack outputs.
 
+    ``image`` is the resolved Airflow image (``stacks.airflow_image.build_airflow_image``).
     ``opts`` carries the AWS provider (``providers={"aws": ...}``) for the IAM roles and the
     Secrets Manager secrets. Raises StackConfigError before registering anything when the database
     instance class cannot carry PgBouncer's pools.
@@ -146,6 +149,9 @@ def build_airflow(
             jwt_secret=jwt_secret,
             task_log_bucket_name=task_log_bucket_name,
             task_log_bucket_arn=task_log_bucket_arn,
+            image_repository=image.repository,
+            image_tag=image.tag,
+            await_release=image.await_release,
             ui=ui_settings(config),
         ),
         opts=opts,

@@ -2,6 +2,7 @@
 
     python -m stacks plan <stack> [--json]   offline plan: what the stack would create, no cloud needed
     python -m stacks dr-rehearsal <stack>    destroy and recreate a stack from a snapshot, prove nothing was lost
+    python -m stacks image-tag <stack>       the Airflow image tag make image builds and pushes for the stack
 
 Exit status: 0 on success, 2 for an unknown stack, an invalid stack file or bad arguments (every
 problem listed, before anything happens); ``dr-rehearsal`` exits 1 when a phase or a check failed.
@@ -55,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
         help='Secrets Manager secret holding {"username": ..., "password": ...} for the Airflow API',
     )
     dr.add_argument("--health-timeout", type=_minutes, default=30.0, metavar="MINUTES", help="how long to wait for Airflow healthy (default 30)")
+
+    image_tag = commands.add_parser(
+        "image-tag", help="the Airflow image tag make image builds from this checkout and pushes for the stack"
+    )
+    image_tag.add_argument("stack", help="stack name: a Pulumi.<stack>.yaml next to Pulumi.yaml")
     return parser
 
 
@@ -170,6 +176,14 @@ def _dr_rehearsal(args: argparse.Namespace, wiring: DrWiring) -> int:
     return rehearsal.execute()
 
 
+def _image_tag(args: argparse.Namespace) -> int:
+    from stacks.airflow_image import build_tag
+    from stacks.config import load_stack_file, stack_file
+
+    print(build_tag(load_stack_file(stack_file(args.stack, args.project_dir)), args.stack))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None, dr_wiring: DrWiring | None = None) -> int:
     args = _parser().parse_args(argv)
     problem = _check_stack(args.stack, args.project_dir)
@@ -181,6 +195,8 @@ def main(argv: Sequence[str] | None = None, dr_wiring: DrWiring | None = None) -
             return _plan(args)
         if args.command == "dr-rehearsal":
             return _dr_rehearsal(args, dr_wiring or real_wiring())
+        if args.command == "image-tag":
+            return _image_tag(args)
     except StackConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

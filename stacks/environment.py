@@ -15,6 +15,7 @@ from infra.cluster import Cluster, ClusterArgs, NodeGroupSpec
 from infra.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from infra.database import POSTGRES_PORT
 from infra.network import Network, NetworkArgs
+from stacks.airflow_image import build_airflow_image
 from stacks.airflow_wiring import build_airflow
 from stacks.config import Problem, StackConfig, StackConfigError
 from stacks.data import build_data_stores
@@ -48,6 +49,9 @@ def build_environment(config: StackConfig, stack: str) -> dict[str, Any]:
             f"Pulumi.{stack}.yaml",
             [Problem("network.az_count", wanted, f"{config.region} has only {len(zones.names)} AZs available: {zones.names}")],
         )
+
+    # First after the provider: a missing Airflow image fails the update before anything else changes.
+    airflow_image = build_airflow_image(config, stack, project=PROJECT, aws_provider=aws_provider)
 
     network = Network(
         f"{stack}-network",
@@ -93,6 +97,7 @@ def build_environment(config: StackConfig, stack: str) -> dict[str, Any]:
         admin_password=data.airflow_secrets.admin_password,
         task_log_bucket_name=data.task_logs.bucket,
         task_log_bucket_arn=data.task_logs.arn,
+        image=airflow_image,
         wait_for=cluster.system_ready,
         opts=on_aws,
     )
@@ -111,6 +116,7 @@ def build_environment(config: StackConfig, stack: str) -> dict[str, Any]:
         "node_group_names": cluster.node_group_names,
         "node_group_release_versions": cluster.node_group_release_versions,
         **airflow_outputs,
+        "airflow_image_repository": airflow_image.own_repository_url,
     }
 
 

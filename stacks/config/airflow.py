@@ -8,6 +8,7 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator
 
+from infra.versions import AIRFLOW_BASE_IMAGE_REPOSITORY, AIRFLOW_BASE_IMAGE_TAG, AIRFLOW_VERSION
 from stacks.config.base import Section
 from stacks.config.problems import Problem
 
@@ -116,7 +117,11 @@ class DagImageConfig(Section):
 class DagsConfig(Section):
     """How DAGs reach Airflow. Default git_sync: DAG changes ship by merging, without a deploy."""
 
-    source: Literal["git_sync", "image"] = "git_sync"
+    source: Literal["git_sync", "image"] = Field(
+        "git_sync",
+        description="git_sync (default): DAGs pulled from a git repository every period_seconds, no image "
+        "build per DAG change; image: DAGs baked into an image built from the platform image.",
+    )
     git_sync: GitSyncConfig = Field(default_factory=GitSyncConfig)
     image: DagImageConfig = Field(default_factory=DagImageConfig)
 
@@ -224,8 +229,104 @@ class UiConfig(Section):
 class AdminConfig(Section):
     """The break-glass admin user (FAB auth manager); its password is generated, see docs/airflow.md."""
 
-    username: str = Field("admin", pattern=r"^[a-zA-Z0-9_.-]{3,64}$")
-    email: str = Field("airflow-admin@localhost", pattern=r"^[^@\s]+@[^@\s]+$")
+    username: str = Field(
+        "admin",
+        pattern=r"^[a-zA-Z0-9_.-]{3,64}$",
+        description="Airflow admin user; its password is the durable secret batch-platform/<stack>/airflow/admin-password.",
+    )
+    email: str = Field("airflow-admin@localhost", pattern=r"^[^@\s]+@[^@\s]+$", description="Email of the admin user.")
+
+
+IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+IMAGE_REPOSITORY = re.compile(
+    r"^(?:[a-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*$"
+)
+STOCK_REPOSITORIES = (
+    AIRFLOW_BASE_IMAGE_REPOSITORY,
+    f"docker.io/{AIRFLOW_BASE_IMAGE_REPOSITORY}",
+    f"index.docker.io/{AIRFLOW_BASE_IMAGE_REPOSITORY}",
+)
+
+
+class AirflowImageConfig(Section):
+    """The image every Airflow container runs. Default: the platform image (images/airflow: the
+    official image plus exactly the provider versions the tests run) in the stack's own ECR
+    repository, at the content tag of the checkout ``pulumi up`` runs from. See docs/airflow-image.md."""
+
+    repository: Optional[str] = Field(
+        None,
+        description="Image repository without tag, e.g. a registry mirror. Unset: the stack's own ECR "
+        "repository (stack output airflow_image_repository), where make image pushes.",
+    )
+    tag: Optional[str] = Field(
+        None,
+        description="Image tag. Unset: the content tag of this checkout (python -m stacks image-tag <stack>).",
+    )
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not IMAGE_TAG.match(value):
+            raise ValueError("expected an image tag: 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'")
+        return value
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not IMAGE_REPOSITORY.match(value):
+            raise ValueError(
+                "expected an image repository without tag or digest, in lowercase, e.g. "
+                "123456789012.dkr.ecr.eu-west-1.amazonaws.com/batch-platform/prod/airflow"
+            )
+        return value
+
+    @property
+    def is_stock(self) -> bool:
+        """The official image as published: its providers are those of Airflow's own constraints."""
+        return self.repository in STOCK_REPOSITORIES
+
+    def problems(self, tier: str, path: str) -> list[Problem]:
+        found = []
+        if self.repository is None:
+            if self.tag is not None and not self.tag.startswith(f"{AIRFLOW_VERSION}-"):
+                found.append(
+                    Problem(
+                        f"{path}.tag",
+                        self.tag,
+                        f"a tag of the stack's repository: <Airflow version>-<content hash>, and "
+                        f"infra/versions.py pins Airflow {AIRFLOW_VERSION} ({AIRFLOW_VERSION}-...)",
+                    )
+                )
+            return found
+        if self.tag is None:
+            found.append(
+                Problem(
+                    f"{path}.tag",
+                    None,
+                    "required with an explicit repository: the default (content) tag only names images "
+                    "make image pushed to the stack's own repository",
+                )
+            )
+        if self.is_stock:
+            if tier == "prod":
+                found.append(
+                    Problem(
+                        f"{path}.repository",
+                        self.repository,
+                        "prod deploys the platform image (leave repository unset): the stock image ships "
+                        "the provider versions of Airflow's constraints, not the ones the tests ran",
+                    )
+                )
+            if self.tag is not None and self.tag not in (AIRFLOW_VERSION, AIRFLOW_BASE_IMAGE_TAG):
+                found.append(
+                    Problem(
+                        f"{path}.tag",
+                        self.tag,
+                        f"the stock image of the Airflow the chart is told it runs (infra/versions.py): "
+                        f"{AIRFLOW_VERSION} or {AIRFLOW_BASE_IMAGE_TAG}",
+                    )
+                )
+        return found
 
 
 class AirflowConfig(Section):
@@ -239,6 +340,7 @@ class AirflowConfig(Section):
         2, ge=1, le=16, description="API server worker processes per pod (each holds database connections)."
     )
     dags: DagsConfig = Field(default_factory=DagsConfig)
+    image: AirflowImageConfig = Field(default_factory=AirflowImageConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
     admin: AdminConfig = Field(default_factory=AdminConfig)
     task_log_prefix: str = Field(
@@ -266,5 +368,6 @@ class AirflowConfig(Section):
                     )
         found += self.resources.problems(tier, f"{path}.resources")
         found += self.dags.problems(tier, f"{path}.dags")
+        found += self.image.problems(tier, f"{path}.image")
         found += self.ui.problems(tier, f"{path}.ui")
         return found

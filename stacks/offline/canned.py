@@ -342,3 +342,47 @@ OUTPUTS.update(
         },
     }
 )
+
+
+# --- Airflow image repository (ECR) --------------------------------------------------------------
+#
+# The default answers describe a fresh account: no ECR repository exists yet, so the plan shows the
+# repository being created and the Airflow release installed without waiting for its image (the
+# first deploy). ``repositories_found`` builds the answers of an account that already holds
+# repositories and images (a later deploy, or a recreate after destroy).
+
+from typing import Mapping as _Mapping
+
+
+def _ecr_registry(region: str) -> str:
+    return f"{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com"
+
+
+def repositories_found(images: _Mapping[str, _Sequence[str]]) -> dict[str, InvokeAnswer]:
+    """Answers of an account holding the ECR repositories ``images`` (name -> tags of its images)."""
+
+    def get_repositories(args: dict[str, Any], region: str) -> dict[str, Any]:
+        return {"names": sorted(images), "id": region, "region": region}
+
+    def get_images(args: dict[str, Any], region: str) -> dict[str, Any]:
+        name = args.get("repositoryName")
+        if name not in images:
+            raise ValueError(f"RepositoryNotFoundException: the repository with name '{name}' does not exist (offline)")
+        ids = [{"imageDigest": "sha256:" + _digest(name, tag), "imageTag": tag} for tag in images[name]]
+        return {"imageIds": ids, "repositoryName": name, "registryId": ACCOUNT_ID, "region": region, "id": name}
+
+    return {"aws:ecr/getRepositories:getRepositories": get_repositories, "aws:ecr/getImages:getImages": get_images}
+
+
+INVOKES.update(repositories_found({}))
+
+OUTPUTS.update(
+    {
+        "aws:ecr/repository:Repository": lambda name, inputs, region: {
+            "arn": f"arn:aws:ecr:{region}:{ACCOUNT_ID}:repository/{inputs.get('name') or name}",
+            "registryId": ACCOUNT_ID,
+            "repositoryUrl": f"{_ecr_registry(region)}/{inputs.get('name') or name}",
+        },
+        "aws:ecr/lifecyclePolicy:LifecyclePolicy": lambda name, inputs, region: {"registryId": ACCOUNT_ID},
+    }
+)

@@ -19,7 +19,6 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
     "aws:cloudwatch/logGroup:LogGroup": ("name", "retentionInDays"),
     "aws:ec2/vpcEndpoint:VpcEndpoint": ("serviceName", "vpcEndpointType"),
     "aws:rds/subnetGroup:SubnetGroup": ("subnetIds",),
-    "kubernetes:helm.sh/v3:Release": ("chart", "version", "namespace", "values.executor", "values.airflowVersion"),
     "kubernetes:core/v1:Namespace": ("metadata.name",),
     "kubernetes:core/v1:ServiceAccount": ("metadata.namespace", "metadata.name"),
     "kubernetes:core/v1:Secret": ("metadata.namespace", "metadata.name"),
@@ -73,7 +72,15 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
     "aws:eks/addon:Addon": ("addonName", "addonVersion", "serviceAccountRoleArn"),
     "aws:kms/key:Key": ("enableKeyRotation",),
     "aws:autoscaling/tag:Tag": ("tag.key", "tag.value"),
-    "kubernetes:helm.sh/v3:Release": ("chart", "version", "namespace", "values.image.tag"),
+    # One entry per type (a second one would replace the first): the Airflow and autoscaler releases.
+    "kubernetes:helm.sh/v3:Release": (
+        "chart", "version", "namespace", "values.executor", "values.airflowVersion", "values.defaultAirflowTag",
+        "values.image.tag", "skipAwait",
+    ),
+    "aws:ecr/repository:Repository": (
+        "name", "imageTagMutability", "imageScanningConfiguration.scanOnPush", "encryptionConfigurations.0.encryptionType",
+    ),
+    "aws:ecr/lifecyclePolicy:LifecyclePolicy": ("repository",),
 }
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from infra import k8s_objects
 from infra.irsa import IRSA_ANNOTATION
+from stacks.airflow_image import AirflowImage
 from stacks.airflow_wiring import build_airflow
 from stacks.config import StackConfigError, load_stack_file, stack_file
 from stacks.offline import Plan, record
@@ -29,6 +30,8 @@ FERNET = "offline-fernet-key-value"
 API_KEY = "offline-api-secret-key-value"
 JWT = "offline-jwt-secret-value"
 INSTANCE_CLASS = {"dev": "db.t4g.medium", "prod": "db.m7g.large"}
+IMAGE_REPOSITORY = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/batch-platform/test/airflow"
+IMAGE_TAG = "3.2.2-0123456789ab"
 
 
 def _program(stack: str):
@@ -52,6 +55,7 @@ def _program(stack: str):
             jwt_secret=pulumi.Output.secret(JWT),
             task_log_bucket_name="offline-task-logs",
             task_log_bucket_arn="arn:aws:s3:::offline-task-logs",
+            image=AirflowImage(IMAGE_REPOSITORY, IMAGE_TAG, True, pulumi.Output.from_input(IMAGE_REPOSITORY)),
         )
 
     return program
@@ -263,6 +267,7 @@ def test_an_instance_class_too_small_fails_before_registering(plans):
             config, "prod", kubernetes_provider=provider, oidc_provider_arn=OIDC_ARN, oidc_issuer=ISSUER,
             database_instance_class="db.z1.huge", database_port=5432, metadata_connection_uri="x",
             fernet_key="x", api_secret_key="x", jwt_secret="x", task_log_bucket_name="b", task_log_bucket_arn="a",
+            image=AirflowImage(IMAGE_REPOSITORY, IMAGE_TAG, True, pulumi.Output.from_input(IMAGE_REPOSITORY)),
         )
 
     with pytest.raises(StackConfigError) as excinfo:

@@ -15,6 +15,7 @@ from infra.airflow_values import (
     IRSA_COMPONENTS,
     ChartValues,
     ImageDags,
+    ImageRef,
     airflow_values,
     pool_plan,
 )
@@ -25,12 +26,14 @@ from stacks.config import load_stack_file, stack_file
 ROLE_ARNS = {c: f"arn:aws:iam::123456789012:role/offline-{c}" for c in IRSA_COMPONENTS}
 SYSTEM_TOLERATION = {"key": "workload", "operator": "Equal", "value": "system", "effect": "NoSchedule"}
 COMPONENTS = ("scheduler", "apiServer", "triggerer", "dagProcessor", "pgbouncer")
+IMAGE = ImageRef("123456789012.dkr.ecr.eu-west-1.amazonaws.com/batch-platform/prod/airflow", "3.2.2-0123456789ab")
 
 
 def values_for(stack: str, instance_class: str = "db.m7g.large") -> dict:
     settings = airflow_settings(load_stack_file(stack_file(stack)))
     return airflow_values(
-        settings, pool_plan(settings, instance_class), task_log_bucket="offline-task-logs", role_arns=ROLE_ARNS
+        settings, pool_plan(settings, instance_class), task_log_bucket="offline-task-logs", role_arns=ROLE_ARNS,
+        image=IMAGE,
     )
 
 
@@ -46,15 +49,22 @@ def dev() -> dict:
 
 def test_versions_are_pinned_in_one_place(prod):
     assert versions.AIRFLOW_CHART_VERSION == "1.22.0"
-    assert prod["defaultAirflowRepository"] == versions.AIRFLOW_IMAGE_REPOSITORY == "apache/airflow"
-    assert prod["defaultAirflowTag"] == versions.AIRFLOW_IMAGE_TAG
     assert prod["airflowVersion"] == versions.AIRFLOW_VERSION
+
+
+def test_every_airflow_container_runs_the_platform_image(prod, dev):
+    # The chart's pod template (task pods) falls back to the default image, not to images.airflow:
+    # setting only the defaults gives every container, task pods included, the same image.
+    for values in (prod, dev):
+        assert values["defaultAirflowRepository"] == IMAGE.repository
+        assert values["defaultAirflowTag"] == IMAGE.tag
+        assert "images" not in values
 
 
 def test_image_is_the_airflow_the_tests_run():
     # The DAG library's tests run the installed Airflow: it must be the version that deploys.
-    assert versions.AIRFLOW_IMAGE_TAG == airflow.__version__
     assert versions.AIRFLOW_VERSION == airflow.__version__
+    assert versions.AIRFLOW_BASE_IMAGE_TAG.startswith(f"{airflow.__version__}-python")
 
 
 def test_executor_external_database_and_durable_secrets(prod):
@@ -174,9 +184,14 @@ def test_dags_baked_into_an_image():
     from dataclasses import replace
 
     baked = replace(settings, dags=ImageDags(repository="123456789012.dkr.ecr.eu-west-1.amazonaws.com/dags", tag="abc123"))
-    values = airflow_values(baked, pool_plan(baked, "db.t4g.medium"), task_log_bucket="b", role_arns=ROLE_ARNS)
+    values = airflow_values(
+        baked, pool_plan(baked, "db.t4g.medium"), task_log_bucket="b", role_arns=ROLE_ARNS, image=IMAGE
+    )
     assert values["dags"] == {"gitSync": {"enabled": False}}
-    assert values["images"]["airflow"]["tag"] == "abc123"
+    # The DAG image (built FROM the platform image) runs everywhere, task pods included.
+    assert values["defaultAirflowRepository"] == "123456789012.dkr.ecr.eu-west-1.amazonaws.com/dags"
+    assert values["defaultAirflowTag"] == "abc123"
+    assert "images" not in values
 
 
 def test_notifications_come_from_secrets_manager(prod):
@@ -234,6 +249,7 @@ def test_missing_role_arn_is_an_error():
             pool_plan(settings, "db.t4g.medium"),
             task_log_bucket="b",
             role_arns={c: "arn" for c in IRSA_COMPONENTS if c != "worker"},
+            image=IMAGE,
         )
 
 
@@ -282,5 +298,7 @@ def test_plugins_come_from_the_git_synced_repository(prod):
 def test_an_image_keeps_airflows_default_plugins_folder():
     settings = airflow_settings(load_stack_file(stack_file("prod")))
     baked = dataclasses.replace(settings, dags=ImageDags(repository="123456789012.dkr.ecr.eu-west-1.amazonaws.com/dags", tag="1.0.0"))
-    values = airflow_values(baked, pool_plan(baked, "db.m7g.large"), task_log_bucket="b", role_arns=ROLE_ARNS)
+    values = airflow_values(
+        baked, pool_plan(baked, "db.m7g.large"), task_log_bucket="b", role_arns=ROLE_ARNS, image=IMAGE
+    )
     assert "plugins_folder" not in values["config"]["core"]

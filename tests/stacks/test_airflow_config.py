@@ -138,7 +138,7 @@ def test_image_source_without_image():
 def test_unknown_key_in_airflow_section():
     assert problems_of("prod", lambda c: airflow(c).update(schedulers=3)) == [
         "Pulumi.prod.yaml: airflow.schedulers = 3: unknown key; expected one of: admin, api_workers_per_server, "
-        "connections_prefix, dags, namespace, release_name, replicas, resources, task_log_prefix, ui"
+        "connections_prefix, dags, image, namespace, release_name, replicas, resources, task_log_prefix, ui"
     ]
 
 

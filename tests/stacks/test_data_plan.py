@@ -88,6 +88,8 @@ def test_durable_resources_are_the_only_retained_ones(dev_plan, prod_plan):
             "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "aws:s3/bucketPolicy:BucketPolicy",
             "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "aws:s3/bucketVersioning:BucketVersioning",
             "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+            # The Airflow image's repository (tests/stacks/test_airflow_image_plan.py).
+            "aws:ecr/repository:Repository", "aws:ecr/lifecyclePolicy:LifecyclePolicy",
         }
         # The durable Airflow keys, and the notification connections an operator fills in.
         assert sorted(r.input("name") for r in plan.of_type(SECRET)) == sorted(

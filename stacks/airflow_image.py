@@ -1,0 +1,143 @@
+"""The Airflow image of an environment: its ECR repository, the image the release runs, and the check it exists.
+
+``build_environment`` calls ``build_airflow_image`` first, right after the AWS provider: it registers
+the stack's durable ECR repository (``infra.image_repository``), resolves ``airflow.image`` (unset:
+that repository at the content tag of this checkout, ``infra.airflow_image``), and, when the
+repository already exists, checks that the tag has been pushed. A missing image is a clear error
+before anything else is registered, instead of pods that cannot pull it and a Helm release that
+times out after 20 minutes.
+
+The first deploy into an account is the one case where the image cannot exist yet: its repository is
+created by that same update. The release is then installed without waiting for ready pods (Helm's
+wait would only time out); ``make image`` pushes the tag and the pods start by themselves. Every later
+update finds the repository, checks the image and waits for the release as usual.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.airflow_image import checkout_tag
+from infra.image_repository import ImageRepository, ImageRepositoryArgs, repository_name_problem
+from stacks.config import Problem, StackConfig, StackConfigError
+
+
+@dataclass(frozen=True)
+class AirflowImage:
+    """The image the Airflow release runs, and the stack's own repository."""
+
+    repository: pulumi.Input[str]
+    """Repository the release pulls from: the stack's repository URL, or ``airflow.image.repository``."""
+    tag: str
+    await_release: bool
+    """False only on the first deploy into an account (see the module docstring)."""
+    own_repository_url: pulumi.Output[str]
+    """URL of the stack's ECR repository (stack output ``airflow_image_repository``)."""
+
+
+def image_repository_name(project: str, stack: str) -> str:
+    """Fixed per stack, so a recreated stack adopts the repository (and the images) it left behind."""
+    name = f"{project}/{stack}/airflow"
+    problem = repository_name_problem(name)
+    if problem:
+        raise ValueError(f"ECR repository name {name!r} for stack {stack!r}: {problem}; use a lowercase stack name")
+    return name
+
+
+def image_tags(image_ids: Iterable[Any]) -> set[str]:
+    """The tags in a getImages answer (untagged images have none)."""
+    tags = set()
+    for image in image_ids or []:
+        if isinstance(image, dict):
+            tag = image.get("image_tag") or image.get("imageTag")
+        else:
+            tag = getattr(image, "image_tag", None)
+        if tag:
+            tags.add(tag)
+    return tags
+
+
+def missing_image_problem(stack: str, repository: str, tag: str, *, explicit: bool) -> Problem:
+    where = f"no image with this tag in the ECR repository {repository}"
+    if explicit:
+        expected = (
+            f"{where}: push it first (make image-promote FROM=<stack> STACK={stack} TAG={tag} copies it from "
+            "another stack)"
+        )
+    else:
+        expected = (
+            f"{where} (the tag is the content tag of this checkout: images/airflow and plugins/): build and "
+            f"push it first with make image STACK={stack}"
+        )
+    return Problem("airflow.image.tag", tag, expected)
+
+
+def build_tag(config: StackConfig, stack: str) -> str:
+    """The tag ``make image`` builds from this checkout and pushes to the stack's repository.
+
+    Raises StackConfigError when the stack deploys an image this checkout does not build: one from
+    another repository, or an explicit tag that is not this checkout's content tag.
+    """
+    wanted = config.airflow.image
+    tag = checkout_tag()
+    problems = []
+    if wanted.repository is not None:
+        problems.append(
+            Problem(
+                "airflow.image.repository",
+                wanted.repository,
+                "make image pushes to the stack's own ECR repository only; this stack deploys an image built elsewhere",
+            )
+        )
+    elif wanted.tag is not None and wanted.tag != tag:
+        problems.append(
+            Problem(
+                "airflow.image.tag",
+                wanted.tag,
+                f"this checkout builds {tag}, and a tag names one content: unset the tag to deploy this checkout, "
+                "or copy that image from another stack with make image-promote "
+                f"FROM=<stack> STACK={stack} TAG={wanted.tag}",
+            )
+        )
+    if problems:
+        raise StackConfigError(f"Pulumi.{stack}.yaml", problems)
+    return tag
+
+
+def build_airflow_image(config: StackConfig, stack: str, *, project: str, aws_provider: aws.Provider) -> AirflowImage:
+    """Register the stack's image repository and resolve the image the Airflow release runs.
+
+    Raises StackConfigError when the stack's own repository exists but holds no image with the tag.
+    """
+    name = image_repository_name(project, stack)
+    repository = ImageRepository(
+        f"{stack}-airflow-image",
+        ImageRepositoryArgs(name=name),
+        opts=pulumi.ResourceOptions(providers={"aws": aws_provider}),
+    )
+    wanted = config.airflow.image
+    tag = wanted.tag or checkout_tag()
+    if wanted.repository is not None:
+        if wanted.is_stock:
+            pulumi.log.warn(
+                f"airflow.image.repository is the stock {wanted.repository}: its provider versions are those of "
+                "Airflow's constraints, not the ones the tests ran (requirements.txt)"
+            )
+        return AirflowImage(wanted.repository, tag, True, repository.url)
+    if not repository.adopted:
+        pulumi.log.warn(
+            f"the ECR repository {name} is created by this update, so it cannot hold the image {tag} yet: the "
+            f"Airflow release is installed without waiting for its pods. Push the image with make image "
+            f"STACK={stack}; the pods start once it exists."
+        )
+        return AirflowImage(repository.url, tag, False, repository.url)
+    found = aws.ecr.get_images(repository_name=name, opts=pulumi.InvokeOptions(provider=aws_provider))
+    if tag not in image_tags(found.image_ids):
+        raise StackConfigError(
+            f"Pulumi.{stack}.yaml", [missing_image_problem(stack, name, tag, explicit=wanted.tag is not None)]
+        )
+    return AirflowImage(repository.url, tag, True, repository.url)
