@@ -33,13 +33,31 @@ class PulumiError(Exception):
 
 @dataclass(frozen=True)
 class StackResource:
-    """One resource of the stack's current state (from ``pulumi stack export``)."""
+    """One resource of the stack's current state (from ``pulumi stack export``).
+
+    Two flags make a resource outlive ``pulumi destroy --exclude-protected``, differently:
+
+    * ``protect``: the destroy skips it; it stays in the state and in the cloud.
+    * ``retain_on_delete``: the destroy removes it from the state but not from the cloud; the
+      program finds it again on the next ``pulumi up`` and adopts it (``import``).
+    """
 
     urn: str
     type: str
     protect: bool
     id: str | None = None
     outputs: Mapping[str, Any] = field(default_factory=dict)
+    retain_on_delete: bool = False
+
+    @property
+    def durable(self) -> bool:
+        """Whether the destroy leaves the resource in the cloud (protected or retained)."""
+        return self.protect or self.retain_on_delete
+
+    @property
+    def name(self) -> str:
+        """The logical name (the last part of the URN)."""
+        return self.urn.split("::")[-1]
 
 
 class PulumiStack(Protocol):
@@ -66,10 +84,11 @@ class PulumiStack(Protocol):
         """``pulumi up --yes --skip-preview``, streaming the engine's output lines."""
 
     def destroy(self, on_output: OnOutput) -> None:
-        """``pulumi destroy --exclude-protected``: protected resources (durable data) are kept."""
+        """``pulumi destroy --exclude-protected``: protected resources stay in the state and the
+        cloud; retained ones (``retain_on_delete``) leave the state and stay in the cloud."""
 
     def resources(self) -> list[StackResource]:
-        """The resources of the current state, with their protect flag."""
+        """The resources of the current state, with their protect and retain_on_delete flags."""
 
 
 class AutomationStack:
@@ -141,6 +160,7 @@ class AutomationStack:
                 protect=bool(item.get("protect", False)),
                 id=item.get("id"),
                 outputs=item.get("outputs") or {},
+                retain_on_delete=bool(item.get("retainOnDelete", False)),
             )
             for item in deployment.get("resources") or []
         ]
