@@ -138,6 +138,7 @@ def _dr_rehearsal(args: argparse.Namespace, wiring: DrWiring) -> int:
     from stacks.config.loader import load_stack_file, stack_file
     from stacks.dr.airflow_api import AirflowApiError, Credentials
     from stacks.dr.aws_ops import AwsError
+    from stacks.dr.pulumi_ops import ADMIN_USERNAME, typed_config_value
     from stacks.dr.rehearsal import Options, Rehearsal, durable_secret_name
 
     if args.airflow_url and not args.airflow_url.startswith(("http://", "https://")):
@@ -160,7 +161,7 @@ def _dr_rehearsal(args: argparse.Namespace, wiring: DrWiring) -> int:
 
     def admin_credentials() -> Credentials:
         """The stack's admin user: its password is a durable secret, so it survives the rehearsal."""
-        username = config.airflow.admin.username
+        username = typed_config_value(config, ADMIN_USERNAME)
         secret_id = durable_secret_name(args.stack, ADMIN_PASSWORD)
         try:
             password = wiring.aws_for_region(region).secret_string(secret_id)

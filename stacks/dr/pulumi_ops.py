@@ -23,6 +23,21 @@ RESTORE_FROM_SNAPSHOT = f"{NAMESPACE}:database.restore_from_snapshot"
 DELETION_PROTECTION = f"{NAMESPACE}:database.deletion_protection"
 TIER = f"{NAMESPACE}:tier"
 REGION = f"{NAMESPACE}:region"
+# Read from the stack file (not written): the user the API login defaults to.
+ADMIN_USERNAME = f"{NAMESPACE}:airflow.admin.username"
+CONFIG_KEYS = (TIER, REGION, DELETION_PROTECTION, RESTORE_FROM_SNAPSHOT, ADMIN_USERNAME)
+"""Every config key the rehearsal reads or writes (tests/dr/test_stack_contract.py checks them)."""
+
+
+def typed_config_value(config: Any, key: str) -> Any:
+    """The value of a full config key (``batch-platform:airflow.admin.username``) in the typed
+    stack config; AttributeError names the key when the model has no such field."""
+    node = config
+    for part in key.partition(":")[2].split("."):
+        if part not in type(node).model_fields:
+            raise AttributeError(f"the stack config has no {key} (no field {part!r} in {type(node).__name__})")
+        node = getattr(node, part)
+    return node
 
 OnOutput = Callable[[str], None]
 
