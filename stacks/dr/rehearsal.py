@@ -387,6 +387,8 @@ class Rehearsal:
         if not self.stack.exists():
             raise Refused(f"stack {state.stack} does not exist in the Pulumi backend")
         self._aws().caller_account()
+        if state.destroy_started():
+            self._airflow_url()  # the rollback waits for Airflow healthy: refuse an unreachable URL first
         if not state.destroy_started():
             what = "restore the stack's config" + (" and run pulumi up" if _protection_touched(state) else "")
         else:
@@ -440,6 +442,7 @@ class Rehearsal:
         state.account = aws.caller_account()
         self._progress(f"AWS credentials work: account {state.account}, region {state.region}")
         if state.phases["canaries_before"].status != PENDING:
+            self._airflow_url()  # an in-cluster URL without --airflow-url is refused now, not phases later
             self._confirm(
                 f"Resume the DR rehearsal of stack {state.stack} from phase "
                 f"{report.TITLES[state.first_unfinished() or 'canaries_after']}."
@@ -636,15 +639,13 @@ class Rehearsal:
     def _check_durable_data_kept(self, snapshot_id: str) -> str:
         """Prove the destroy left the log bucket and the fernet key secret in AWS, before recreating."""
         state, aws = self.state, self._aws()
-        bucket = state.durable.get("bucket") or {"name": state.resources_before[BUCKET_OUTPUT], "kept": "?"}
+        bucket = state.durable.get("bucket") or {"name": state.resources_before[BUCKET_OUTPUT], "kept": "durable"}
         if not aws.bucket_exists(bucket["name"]):
             raise PhaseError(
                 f"the task log bucket {bucket['name']} no longer exists in AWS after the destroy (it was {bucket['kept']} "
                 f"before): the old task logs are lost; find out what deleted it before going on. Snapshot {snapshot_id} is intact"
             )
-        fernet = state.durable.get("fernet_key")
-        if not fernet:
-            return f"bucket {bucket['name']} still in AWS"
+        fernet = self._fernet_record()
         found = aws.describe_secret(fernet["arn"] or fernet["name"])
         if found is None:
             raise PhaseError(
@@ -781,20 +782,19 @@ class Rehearsal:
             return found is not None and found.durable, f"{bucket}: {how_kept(found)}"
 
         def fernet_key_adopted():
-            fernet = state.durable.get("fernet_key")
-            if not fernet:
-                return False, "no fernet key secret was recorded before the destroy"
+            fernet = self._fernet_record()
             secret = find_secret(resources, fernet["name"])
             if secret is None:
                 return False, f"{fernet['name']} is not in the state"
             arn = secret.outputs.get("arn") or secret.id
             version = find_secret_version(resources, secret)
-            if arn != fernet["arn"]:
+            if fernet["arn"] and arn != fernet["arn"]:
                 return False, f"{fernet['name']} is a new secret (ARN {arn}, was {fernet['arn']}): not the one kept"
             if version is None:
                 return False, f"{fernet['name']}: the same secret, but its version is not in the state"
             ok = secret.durable and version.durable
-            return ok, f"{fernet['name']}: the same secret (ARN unchanged), {how_kept(secret)}; its version {how_kept(version)}"
+            same = "the same secret (ARN unchanged)" if fernet["arn"] else "in the state"
+            return ok, f"{fernet['name']}: {same}, {how_kept(secret)}; its version {how_kept(version)}"
 
         check("database restored and available", database_restored)
         check("deletion protection and protect as before", protection_restored)
@@ -821,7 +821,8 @@ class Rehearsal:
             self._aws_ops = self._aws_for_region(region)
         return self._aws_ops
 
-    def _airflow(self) -> AirflowApi:
+    def _airflow_url(self) -> str:
+        """The URL to reach Airflow at; refused when it only resolves inside the cluster."""
         state = self.state
         url = self.options.airflow_url or state.resources_after.get(AIRFLOW_OUTPUT) or state.resources_before.get(AIRFLOW_OUTPUT)
         if not url:
@@ -829,9 +830,22 @@ class Rehearsal:
         instruction = None if self.options.airflow_url else port_forward_instruction(url)
         if instruction:
             raise Refused(instruction)
+        return url
+
+    def _airflow(self) -> AirflowApi:
+        url = self._airflow_url()
         if url not in self._airflow_apis:
             self._airflow_apis[url] = self._airflow_for_url(url)
         return self._airflow_apis[url]
+
+    def _fernet_record(self) -> dict[str, str | None]:
+        """The fernet key secret as recorded by the preflight (name and ARN); by name alone for a
+        state file written before the preflight recorded it."""
+        return self.state.durable.get("fernet_key") or {
+            "name": durable_secret_name(self.state.stack, FERNET_KEY),
+            "arn": None,
+            "kept": "durable",
+        }
 
     def _database_resource(self, database: str) -> StackResource | None:
         return next(

@@ -285,6 +285,45 @@ def test_an_in_cluster_airflow_url_with_an_override_runs_and_is_reminded_to_rest
     assert "if it is a kubectl port-forward, restart it now against the recreated cluster" in world.out.getvalue()
 
 
+IN_CLUSTER = "http://airflow-api-server.airflow.svc.cluster.local:8080"
+
+
+def test_a_resume_without_the_airflow_url_is_refused_before_anything(world):
+    world.stack.airflow_url = IN_CLUSTER
+    world.stack.fail_next["destroy"] = InjectedFailure("error: destroy interrupted")
+    assert world.run(airflow_url=world.airflow.url) == 1
+    world.stack.calls.clear()
+    assert world.run("resume") == 2
+    assert "kubectl port-forward -n airflow svc/airflow-api-server 8080:8080" in world.out.getvalue()
+    assert world.stack.mutations() == []
+    assert world.state()["failure"] == {} and world.state()["phases"]["destroy"]["status"] == "failed"
+    assert world.run("resume", airflow_url=world.airflow.url) == 0
+
+
+def test_a_rollback_after_the_destroy_without_the_airflow_url_is_refused_before_anything(world):
+    world.stack.airflow_url = IN_CLUSTER
+    world.stack.fail_next["up"] = InjectedFailure("error: creating RDS DB Instance: InvalidParameterCombination")
+    assert world.run(airflow_url=world.airflow.url) == 1
+    world.stack.calls.clear()
+    assert world.run("rollback") == 2
+    assert "--airflow-url http://127.0.0.1:8080" in world.out.getvalue()
+    assert world.stack.mutations() == []
+    assert world.run("rollback", airflow_url=world.airflow.url) == 0
+    assert world.state()["status"] == "rolled_back"
+
+
+def test_a_state_file_without_the_durable_record_resumes_by_name(world):
+    # a run started by a version that did not record the durable data yet
+    world.stack.fail_next["destroy"] = InjectedFailure("error: destroy interrupted")
+    assert world.run() == 1
+    document = world.state()
+    del document["durable"], document["retained_resources"]
+    (world.state_dir / "state.json").write_text(json.dumps(document))
+    assert world.run("resume") == 0, world.out.getvalue()
+    fernet = next(c for c in world.report()["checks"] if c["name"] == "fernet key secret adopted back into the state")
+    assert fernet["passed"] and fernet["detail"].startswith("batch-platform/dev/airflow/fernet-key: in the state, retained")
+
+
 def test_the_final_snapshot_of_the_destroy_is_reported_and_kept(world):
     assert world.run() == 0
     final = "batch-platform-dev-airflow-final-00000001"
