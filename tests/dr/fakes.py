@@ -109,7 +109,7 @@ class RecordingStack:
         self.rds = session.client("rds")
         self.s3 = session.client("s3")
         self.secretsmanager = session.client("secretsmanager")
-        self.kms = session.client("kms")
+        self._session = session
         self.clock = clock
         self.airflow = airflow
         self.airflow_url = airflow_url
@@ -261,6 +261,10 @@ class RecordingStack:
 
     # -- what the program and the engine do --------------------------------------------------
 
+    @property
+    def kms(self) -> Any:
+        return self._session.client("kms")  # only stacks with a database key use it
+
     def _role(self, name: str) -> Role:
         return next(r for r in self.roles if r.role == name)
 
@@ -277,10 +281,12 @@ class RecordingStack:
         return self.state[role.role].retain_on_delete
 
     def _apply(self) -> None:
+        # the program's lookups, made once before registering anything
+        found = self._found_in_aws()
         for role in self.roles:
             if role.role in self.state:
                 self._update(role)
-            elif role.adoptable and self._in_aws(role):
+            elif role.role in found:
                 pass  # adopted: the program found it and imports it as it is
             else:
                 self._create(role)
@@ -322,14 +328,18 @@ class RecordingStack:
     def _secret_value(self, key: str) -> str:
         return self.secretsmanager.get_secret_value(SecretId=self._secret_name(key))["SecretString"]
 
-    def _in_aws(self, role: Role) -> bool:
-        kind, _, key = role.role.partition(":")
-        if kind == "bucket":
-            return self.bucket in [b["Name"] for b in self.s3.list_buckets()["Buckets"]]
-        if kind in ("secret", "version"):
-            names = [s["Name"] for s in self.secretsmanager.list_secrets()["SecretList"]]
-            return self._secret_name(key) in names
-        return False
+    def _found_in_aws(self) -> set[str]:
+        """The adoptable roles that exist in AWS (ListBuckets, ListSecrets: what the program asks)."""
+        buckets = {b["Name"] for b in self.s3.list_buckets()["Buckets"]}
+        secrets = {s["Name"] for s in self.secretsmanager.list_secrets()["SecretList"]}
+        found = set()
+        for role in self.roles:
+            kind, _, key = role.role.partition(":")
+            if not role.adoptable:
+                continue
+            if (kind == "bucket" and self.bucket in buckets) or (kind in ("secret", "version") and self._secret_name(key) in secrets):
+                found.add(role.role)
+        return found
 
     def _create(self, role: Role) -> None:
         kind, _, key = role.role.partition(":")
@@ -366,7 +376,7 @@ class RecordingStack:
                 DBInstanceClass="db.t4g.small",
                 Engine="postgres",
                 MasterUsername="airflow",
-                ManageMasterUserPassword=True,
+                MasterUserPassword="offline-master-password",  # the real program sets a random one
                 AllocatedStorage=20,
                 StorageEncrypted=True,
                 DeletionProtection=protect,
