@@ -387,11 +387,10 @@ class Rehearsal:
         if not self.stack.exists():
             raise Refused(f"stack {state.stack} does not exist in the Pulumi backend")
         self._aws().caller_account()
-        if state.destroy_started():
-            self._airflow_url()  # the rollback waits for Airflow healthy: refuse an unreachable URL first
         if not state.destroy_started():
             what = "restore the stack's config" + (" and run pulumi up" if _protection_touched(state) else "")
         else:
+            self._refuse_in_cluster_url()  # the rollback waits for Airflow healthy: refuse before the recreate
             what = f"recreate the stack from snapshot {state.snapshot.get('id')} and run pulumi up"
         self._confirm(f"Roll back stack {state.stack}: {what}.")
         try:
@@ -442,7 +441,7 @@ class Rehearsal:
         state.account = aws.caller_account()
         self._progress(f"AWS credentials work: account {state.account}, region {state.region}")
         if state.phases["canaries_before"].status != PENDING:
-            self._airflow_url()  # an in-cluster URL without --airflow-url is refused now, not phases later
+            self._refuse_in_cluster_url()  # now, not phases later
             self._confirm(
                 f"Resume the DR rehearsal of stack {state.stack} from phase "
                 f"{report.TITLES[state.first_unfinished() or 'canaries_after']}."
@@ -773,21 +772,25 @@ class Rehearsal:
             snapshot = aws.describe_snapshot(state.snapshot["id"])
             return snapshot is not None, f"{state.snapshot['id']} {snapshot.status if snapshot else 'missing'}"
 
-        resources: list[StackResource] = []
+        cached: dict[str, list[StackResource]] = {}
+
+        def resources() -> list[StackResource]:
+            if "state" not in cached:
+                cached["state"] = self.stack.resources()
+            return cached["state"]
 
         def bucket_adopted():
-            resources[:] = self.stack.resources()
             bucket = canaries["log_object"]["bucket"]
-            found = find_bucket(resources, bucket)
+            found = find_bucket(resources(), bucket)
             return found is not None and found.durable, f"{bucket}: {how_kept(found)}"
 
         def fernet_key_adopted():
             fernet = self._fernet_record()
-            secret = find_secret(resources, fernet["name"])
+            secret = find_secret(resources(), fernet["name"])
             if secret is None:
                 return False, f"{fernet['name']} is not in the state"
             arn = secret.outputs.get("arn") or secret.id
-            version = find_secret_version(resources, secret)
+            version = find_secret_version(resources(), secret)
             if fernet["arn"] and arn != fernet["arn"]:
                 return False, f"{fernet['name']} is a new secret (ARN {arn}, was {fernet['arn']}): not the one kept"
             if version is None:
@@ -821,19 +824,22 @@ class Rehearsal:
             self._aws_ops = self._aws_for_region(region)
         return self._aws_ops
 
-    def _airflow_url(self) -> str:
-        """The URL to reach Airflow at; refused when it only resolves inside the cluster."""
+    def _stack_airflow_url(self) -> str | None:
         state = self.state
-        url = self.options.airflow_url or state.resources_after.get(AIRFLOW_OUTPUT) or state.resources_before.get(AIRFLOW_OUTPUT)
-        if not url:
-            raise PhaseError(f"no Airflow URL: the stack has no {AIRFLOW_OUTPUT} output; pass --airflow-url")
-        instruction = None if self.options.airflow_url else port_forward_instruction(url)
+        return state.resources_after.get(AIRFLOW_OUTPUT) or state.resources_before.get(AIRFLOW_OUTPUT)
+
+    def _refuse_in_cluster_url(self) -> None:
+        """Refuse a stack URL that only resolves inside the cluster, unless --airflow-url replaces it."""
+        url = self._stack_airflow_url()
+        instruction = port_forward_instruction(url) if url and not self.options.airflow_url else None
         if instruction:
             raise Refused(instruction)
-        return url
 
     def _airflow(self) -> AirflowApi:
-        url = self._airflow_url()
+        url = self.options.airflow_url or self._stack_airflow_url()
+        if not url:
+            raise PhaseError(f"no Airflow URL: the stack has no {AIRFLOW_OUTPUT} output; pass --airflow-url")
+        self._refuse_in_cluster_url()
         if url not in self._airflow_apis:
             self._airflow_apis[url] = self._airflow_for_url(url)
         return self._airflow_apis[url]
