@@ -18,6 +18,7 @@ Kubernetes schema); the component only registers them.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any, Literal, Optional, Sequence
 
@@ -124,7 +125,8 @@ def launcher_role_object(settings: BatchNamespaceSettings) -> dict[str, Any]:
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "Role",
         "metadata": _meta(LAUNCHER_ROLE, settings.namespace),
-        "rules": LAUNCHER_RULES,
+        # A copy: a caller editing its manifest must not change every later one (and the plan's).
+        "rules": copy.deepcopy(LAUNCHER_RULES),
     }
 
 

@@ -38,8 +38,10 @@ def _parser() -> argparse.ArgumentParser:
         help="destroy a stack, recreate it from a database snapshot and verify nothing was lost",
         description=(
             "Rehearse a disaster on a deployed stack: canaries, snapshot, destroy, recreate from the snapshot, "
-            "verify. Needs the Pulumi CLI, AWS credentials, and Airflow API credentials in the environment "
-            "(AIRFLOW_API_TOKEN, or AIRFLOW_API_USERNAME and AIRFLOW_API_PASSWORD) or in a Secrets Manager secret."
+            "verify. Needs the Pulumi CLI and AWS credentials. Airflow API credentials come from the environment "
+            "(AIRFLOW_API_TOKEN, or AIRFLOW_API_USERNAME and AIRFLOW_API_PASSWORD), or a Secrets Manager secret "
+            "(--airflow-credentials-secret), or by default the stack's admin user (airflow.admin.username) with its "
+            "durable password in Secrets Manager (batch-platform/<stack>/airflow/admin-password)."
         ),
     )
     dr.add_argument("stack", help="stack name: a Pulumi.<stack>.yaml next to Pulumi.yaml")
@@ -49,11 +51,16 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--resume", action="store_true", help="continue an unfinished rehearsal from its failed phase")
     mode.add_argument("--rollback", action="store_true", help="undo an unfinished rehearsal (recreating from its snapshot if needed)")
     dr.add_argument("--report-dir", type=Path, help="where to write the report (default .dr/<stack>/)")
-    dr.add_argument("--airflow-url", help="Airflow base URL, instead of the stack output airflow_url (e.g. a port-forward)")
+    dr.add_argument(
+        "--airflow-url",
+        help="Airflow base URL instead of the stack output airflow_url: needed when that is an in-cluster address "
+        "(no load balancer, e.g. dev), through kubectl port-forward",
+    )
     dr.add_argument(
         "--airflow-credentials-secret",
         metavar="SECRET_ID",
-        help='Secrets Manager secret holding {"username": ..., "password": ...} for the Airflow API',
+        help='Secrets Manager secret holding {"username": ..., "password": ...} for the Airflow API '
+        "(default: the admin user, password from batch-platform/<stack>/airflow/admin-password)",
     )
     dr.add_argument("--health-timeout", type=_minutes, default=30.0, metavar="MINUTES", help="how long to wait for Airflow healthy (default 30)")
 
@@ -133,14 +140,18 @@ def real_wiring() -> DrWiring:
 
 
 def _dr_rehearsal(args: argparse.Namespace, wiring: DrWiring) -> int:
+    from infra.airflow_secrets import ADMIN_PASSWORD
     from stacks.config.loader import load_stack_file, stack_file
-    from stacks.dr.airflow_api import Credentials
-    from stacks.dr.rehearsal import Options, Rehearsal
+    from stacks.dr.airflow_api import AirflowApiError, Credentials
+    from stacks.dr.aws_ops import AwsError
+    from stacks.dr.pulumi_ops import ADMIN_USERNAME, typed_config_value
+    from stacks.dr.rehearsal import Options, Rehearsal, durable_secret_name
 
     if args.airflow_url and not args.airflow_url.startswith(("http://", "https://")):
         print(f"error: --airflow-url must start with http:// or https://, got {args.airflow_url!r}", file=sys.stderr)
         return 2
-    region = load_stack_file(stack_file(args.stack, args.project_dir)).region  # an invalid stack file stops here (exit 2)
+    config = load_stack_file(stack_file(args.stack, args.project_dir))  # an invalid stack file stops here (exit 2)
+    region = config.region
     cached: dict[str, Any] = {}
 
     def credentials() -> Credentials | None:
@@ -149,8 +160,24 @@ def _dr_rehearsal(args: argparse.Namespace, wiring: DrWiring) -> int:
             if found is None and args.airflow_credentials_secret:
                 secret = wiring.aws_for_region(region).secret_string(args.airflow_credentials_secret)
                 found = Credentials.from_secret(secret)
+            if found is None:
+                found = admin_credentials()
             cached["value"] = found
         return cached["value"]
+
+    def admin_credentials() -> Credentials:
+        """The stack's admin user: its password is a durable secret, so it survives the rehearsal."""
+        username = typed_config_value(config, ADMIN_USERNAME)
+        secret_id = durable_secret_name(args.stack, ADMIN_PASSWORD)
+        try:
+            password = wiring.aws_for_region(region).secret_string(secret_id)
+        except AwsError as exc:
+            raise AirflowApiError(
+                "no Airflow API credentials: set AIRFLOW_API_TOKEN, or AIRFLOW_API_USERNAME and AIRFLOW_API_PASSWORD, "
+                f"or pass --airflow-credentials-secret; the default, user {username} (airflow.admin.username) with "
+                f"the password in {secret_id}, is not usable: {exc}"
+            ) from None
+        return Credentials(username=username, password=password)
 
     state_dir = (wiring.state_root or args.project_dir / ".dr") / args.stack
     options = Options(

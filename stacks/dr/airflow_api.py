@@ -3,8 +3,9 @@
 Authentication: Airflow 3 issues a JWT from ``POST /auth/token`` (username and password, with the
 simple and the FAB auth managers alike); every API call then sends ``Authorization: Bearer``. The
 credentials come from the environment (``AIRFLOW_API_TOKEN``, or ``AIRFLOW_API_USERNAME`` +
-``AIRFLOW_API_PASSWORD``) or from a Secrets Manager secret (see ``stacks.dr.aws_ops``), never from
-the command line; they and the canary's value never appear in a message or a log line.
+``AIRFLOW_API_PASSWORD``), from a Secrets Manager secret, or by default from the stack's admin user
+and its durable password secret (see ``stacks.cli``), never from the command line; they and the
+canary's value never appear in a message or a log line.
 
 Response shapes follow the OpenAPI document shipped with Airflow 3.2
 (``airflow/api_fastapi/core_api/openapi/v2-rest-api-generated.yaml``); a test checks that every

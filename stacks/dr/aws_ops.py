@@ -2,6 +2,9 @@
 
 Everything here is read-only except ``create_snapshot`` and ``put_object``; nothing deletes anything
 (the rehearsal never deletes a snapshot). Tests run these calls against moto.
+
+``bucket_exists`` and ``describe_secret`` are how the rehearsal proves that the destroy left the
+retained durable data (the task-log bucket, the fernet key secret) in AWS before it recreates.
 """
 
 from __future__ import annotations
@@ -41,6 +44,14 @@ class DbSnapshot:
 
 
 @dataclass(frozen=True)
+class SecretInfo:
+    name: str
+    arn: str
+    deleted_date: datetime | None
+    """Set when the secret is scheduled for deletion (it is then invisible to ListSecrets)."""
+
+
+@dataclass(frozen=True)
 class StoredObject:
     key: str
     etag: str
@@ -77,6 +88,16 @@ class AwsOps:
             return self.secretsmanager.get_secret_value(SecretId=secret_id)["SecretString"]
         except (ClientError, BotoCoreError) as exc:
             raise AwsError(f"cannot read secret {secret_id}: {_code(exc)}") from None
+
+    def describe_secret(self, secret_id: str) -> SecretInfo | None:
+        """The secret's metadata (never its value), or None when it does not exist."""
+        try:
+            item = self.secretsmanager.describe_secret(SecretId=secret_id)
+        except ClientError as exc:
+            if _code(exc) == "ResourceNotFoundException":
+                return None
+            raise AwsError(f"describe secret {secret_id}: {_code(exc)}") from None
+        return SecretInfo(item["Name"], item["ARN"], item.get("DeletedDate"))
 
     # -- RDS ---------------------------------------------------------------------------------
 
@@ -151,6 +172,16 @@ class AwsOps:
             return found
 
     # -- S3 ----------------------------------------------------------------------------------
+
+    def bucket_exists(self, bucket: str) -> bool:
+        """Whether the bucket exists (HeadBucket); a bucket these credentials may not read is an error."""
+        try:
+            self.s3.head_bucket(Bucket=bucket)
+        except ClientError as exc:
+            if _code(exc) in ("404", "NoSuchBucket", "NotFound"):
+                return False
+            raise AwsError(f"head bucket {bucket}: {_code(exc)}") from None
+        return True
 
     def put_object(self, bucket: str, key: str, body: bytes) -> str:
         """Write an object (the bucket's default encryption applies); returns the body's SHA-256."""

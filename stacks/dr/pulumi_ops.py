@@ -23,6 +23,21 @@ RESTORE_FROM_SNAPSHOT = f"{NAMESPACE}:database.restore_from_snapshot"
 DELETION_PROTECTION = f"{NAMESPACE}:database.deletion_protection"
 TIER = f"{NAMESPACE}:tier"
 REGION = f"{NAMESPACE}:region"
+# Read from the stack file (not written): the user the API login defaults to.
+ADMIN_USERNAME = f"{NAMESPACE}:airflow.admin.username"
+CONFIG_KEYS = (TIER, REGION, DELETION_PROTECTION, RESTORE_FROM_SNAPSHOT, ADMIN_USERNAME)
+"""Every config key the rehearsal reads or writes (tests/dr/test_stack_contract.py checks them)."""
+
+
+def typed_config_value(config: Any, key: str) -> Any:
+    """The value of a full config key (``batch-platform:airflow.admin.username``) in the typed
+    stack config; AttributeError names the key when the model has no such field."""
+    node = config
+    for part in key.partition(":")[2].split("."):
+        if part not in type(node).model_fields:
+            raise AttributeError(f"the stack config has no {key} (no field {part!r} in {type(node).__name__})")
+        node = getattr(node, part)
+    return node
 
 OnOutput = Callable[[str], None]
 
@@ -33,13 +48,31 @@ class PulumiError(Exception):
 
 @dataclass(frozen=True)
 class StackResource:
-    """One resource of the stack's current state (from ``pulumi stack export``)."""
+    """One resource of the stack's current state (from ``pulumi stack export``).
+
+    Two flags make a resource outlive ``pulumi destroy --exclude-protected``, differently:
+
+    * ``protect``: the destroy skips it; it stays in the state and in the cloud.
+    * ``retain_on_delete``: the destroy removes it from the state but not from the cloud; the
+      program finds it again on the next ``pulumi up`` and adopts it (``import``).
+    """
 
     urn: str
     type: str
     protect: bool
     id: str | None = None
     outputs: Mapping[str, Any] = field(default_factory=dict)
+    retain_on_delete: bool = False
+
+    @property
+    def durable(self) -> bool:
+        """Whether the destroy leaves the resource in the cloud (protected or retained)."""
+        return self.protect or self.retain_on_delete
+
+    @property
+    def name(self) -> str:
+        """The logical name (the last part of the URN)."""
+        return self.urn.split("::")[-1]
 
 
 class PulumiStack(Protocol):
@@ -66,10 +99,11 @@ class PulumiStack(Protocol):
         """``pulumi up --yes --skip-preview``, streaming the engine's output lines."""
 
     def destroy(self, on_output: OnOutput) -> None:
-        """``pulumi destroy --exclude-protected``: protected resources (durable data) are kept."""
+        """``pulumi destroy --exclude-protected``: protected resources stay in the state and the
+        cloud; retained ones (``retain_on_delete``) leave the state and stay in the cloud."""
 
     def resources(self) -> list[StackResource]:
-        """The resources of the current state, with their protect flag."""
+        """The resources of the current state, with their protect and retain_on_delete flags."""
 
 
 class AutomationStack:
@@ -141,6 +175,7 @@ class AutomationStack:
                 protect=bool(item.get("protect", False)),
                 id=item.get("id"),
                 outputs=item.get("outputs") or {},
+                retain_on_delete=bool(item.get("retainOnDelete", False)),
             )
             for item in deployment.get("resources") or []
         ]

@@ -3,19 +3,24 @@
 Phases (``stacks.dr.state.PHASES``), each shown live with its elapsed time:
 
 1. preflight: the stack exists, credentials work, prod is refused without ``--allow-prod``, the
-   durable data (log bucket, the database's KMS key) is protected so the destroy keeps it, Airflow
-   answers; then a typed confirmation unless ``--yes``.
+   durable data (the log bucket, the Airflow fernet key secret and its version, a stack-owned KMS key
+   of the database) is protected or retained so the destroy keeps it, Airflow answers; then a typed
+   confirmation unless ``--yes``.
 2. canaries before: the database's latest restorable time, the DAG run count, a canary Variable
    (stored fernet-encrypted in the metadata database), a canary object in the log bucket, the
    newest task log.
 3. manual snapshot of the database, waited for until available. Never deleted by this tool.
 4. lift protection: ``database.deletion_protection = false`` and ``pulumi up``, which turns off
    both the RDS flag and Pulumi's ``protect``. Only for the rehearsal: the recreate puts it back.
-5. destroy: ``pulumi destroy --exclude-protected`` (protected durable resources are kept).
+5. destroy: ``pulumi destroy --exclude-protected``. Protected resources stay in the state and in
+   AWS; retained ones (``retain_on_delete``: the bucket, the Airflow secrets) leave the state and
+   stay in AWS. Then the log bucket and the fernet key secret are checked to still exist in AWS.
 6. recreate: ``database.restore_from_snapshot = <snapshot>``, protection back to its original
-   value, ``pulumi up``; then the snapshot key is set back (it is ignored once the instance exists).
+   value, ``pulumi up`` (which adopts the retained resources again); then the snapshot key is set
+   back (it is ignored once the instance exists).
 7. wait until Airflow reports healthy.
-8. canaries after: run count not lower, canary Variable decrypts, logs readable, protection back.
+8. canaries after: run count not lower, canary Variable decrypts, logs readable, protection back,
+   the bucket and the fernet key secret adopted back into the state.
 
 Every step is recorded in a state file, so a failure stops with a recoverable state and the exact
 command to resume (``--resume``) or roll back (``--rollback``).
@@ -30,8 +35,11 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import Callable, Sequence, TextIO
+from urllib.parse import urlsplit
 
+from infra.airflow_secrets import FERNET_KEY
+from stacks.data import durable_secret_prefix
 from stacks.dr import report
 from stacks.dr.airflow_api import AirflowApi, AirflowApiError
 from stacks.dr.aws_ops import AwsOps, sha256
@@ -48,17 +56,26 @@ from stacks.dr.state import (
     iso,
     parse_iso,
 )
+from stacks.environment import PROJECT
 
 CANARY_VARIABLE = "dr_rehearsal_canary"
 CANARY_PREFIX = "dr-rehearsal/"
 
+# The stack outputs the rehearsal reads (tests/dr/test_stack_contract.py checks them on the real plan).
 DB_OUTPUT = "database_instance_identifier"
 BUCKET_OUTPUT = "task_log_bucket"
 AIRFLOW_OUTPUT = "airflow_url"
+FINAL_SNAPSHOT_OUTPUT = "database_final_snapshot_identifier"
+"""Optional: the snapshot the destroy writes of the database, reported so it is not forgotten."""
+RECORDED_OUTPUTS = (DB_OUTPUT, BUCKET_OUTPUT, AIRFLOW_OUTPUT, FINAL_SNAPSHOT_OUTPUT)
 
 RDS_INSTANCE = "aws:rds/instance:Instance"
 S3_BUCKET_TYPES = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 KMS_KEY = "aws:kms/key:Key"
+SECRET = "aws:secretsmanager/secret:Secret"
+SECRET_VERSION = "aws:secretsmanager/secretVersion:SecretVersion"
+
+IN_CLUSTER_SUFFIX = ".svc.cluster.local"
 
 MAX_ERROR = 2000
 
@@ -89,6 +106,111 @@ class Options:
 
 def _truthy(value: str | None) -> bool:
     return str(value).strip().lower() == "true"
+
+
+def durable_secret_name(stack: str, key: str) -> str:
+    """Secrets Manager name of one of the stack's durable Airflow secrets (``fernet-key``, ...)."""
+    return f"{durable_secret_prefix(PROJECT, stack)}/{key}"
+
+
+def how_kept(resource: StackResource | None) -> str:
+    if resource is None:
+        return "not in the state"
+    if resource.protect:
+        return "protected"
+    return "retained" if resource.retain_on_delete else "neither protected nor retained"
+
+
+def find_bucket(resources: Sequence[StackResource], bucket: str) -> StackResource | None:
+    return next((r for r in resources if r.type in S3_BUCKET_TYPES and bucket in (r.id, r.outputs.get("bucket"))), None)
+
+
+def find_secret(resources: Sequence[StackResource], name: str) -> StackResource | None:
+    return next((r for r in resources if r.type == SECRET and r.outputs.get("name") == name), None)
+
+
+def find_secret_version(resources: Sequence[StackResource], secret: StackResource) -> StackResource | None:
+    """The SecretVersion of ``secret`` (its ``secretId`` is the secret's ARN, its ID ``<arn>|<version>``)."""
+    arns = {secret.id, secret.outputs.get("arn")} - {None}
+    return next(
+        (
+            r
+            for r in resources
+            if r.type == SECRET_VERSION and (r.outputs.get("secretId") in arns or (r.id or "").split("|")[0] in arns)
+        ),
+        None,
+    )
+
+
+def durable_data_problems(resources: Sequence[StackResource], *, stack: str, bucket: str) -> list[str]:
+    """Why the destroy would lose data the rehearsal must find again (empty when nothing would be lost).
+
+    The log bucket, and the fernet key secret with its version, must each be protected (kept in the
+    state by ``--exclude-protected``) or retained (left in AWS and adopted by the next ``pulumi up``).
+    """
+    problems = []
+    found = find_bucket(resources, bucket)
+    if found is None:
+        problems.append(
+            f"the task log bucket {bucket} is not in the stack's state: the rehearsal cannot tell whether the destroy keeps it"
+        )
+    elif not found.durable:
+        problems.append(
+            f"the task log bucket {bucket} is neither protected nor retained: the destroy would delete the old task logs; "
+            "the bucket must carry protect=True (pulumi destroy --exclude-protected keeps it in the state) or "
+            "retain_on_delete=True with adoption on the next up (the destroy leaves it in AWS and the program "
+            "imports it again, see docs/data-and-secrets.md)"
+        )
+    name = durable_secret_name(stack, FERNET_KEY)
+    consequence = (
+        "the recreated Airflow would get a new fernet key and could not decrypt the restored Variables and "
+        "connections (the canary Variable check would fail after the recreate)"
+    )
+    secret = find_secret(resources, name)
+    if secret is None:
+        problems.append(f"the Airflow fernet key secret {name} is not in the stack's state (a {SECRET} of that name): {consequence}")
+        return problems
+    version = find_secret_version(resources, secret)
+    if version is None:
+        problems.append(f"the Airflow fernet key secret {name} has no {SECRET_VERSION} in the stack's state: {consequence}")
+        return problems
+    lost = [what for what, r in (("secret", secret), ("secret version", version)) if not r.durable]
+    if lost:
+        problems.append(
+            f"the Airflow fernet key {' and '.join(lost)} ({name}) {'is' if len(lost) == 1 else 'are'} neither protected "
+            f"nor retained: the destroy would delete the key, and {consequence}; both must carry retain_on_delete=True "
+            "with adoption on the next up (or protect=True)"
+        )
+    return problems
+
+
+def kept_across_destroy(resources: Sequence[StackResource]) -> tuple[list[str], list[str]]:
+    """(protected, retained) resources as ``type::name``: kept in the state, and left in AWS for the
+    next up to adopt. The database is left out: the rehearsal lifts its protection."""
+    relevant = [
+        r for r in resources if r.type not in (RDS_INSTANCE, "pulumi:pulumi:Stack") and not r.type.startswith("pulumi:providers:")
+    ]
+    protected = sorted(f"{r.type}::{r.name}" for r in relevant if r.protect)
+    retained = sorted(f"{r.type}::{r.name}" for r in relevant if r.retain_on_delete and not r.protect)
+    return protected, retained
+
+
+def port_forward_instruction(url: str) -> str | None:
+    """How to reach an in-cluster Airflow URL from the operator's machine, or None for any other URL."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if not host.endswith(IN_CLUSTER_SUFFIX):
+        return None
+    labels = host[: -len(IN_CLUSTER_SUFFIX)].split(".")
+    service, namespace = labels[0], (labels[1] if len(labels) > 1 else "default")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return (
+        f"the stack's {AIRFLOW_OUTPUT} {url} is an in-cluster address (this stack has no load balancer for the "
+        f"Airflow API): forward it to this machine with `kubectl port-forward -n {namespace} svc/{service} 8080:{port}` "
+        "(kubeconfig: `pulumi stack output kubeconfig --show-secrets`) and pass --airflow-url http://127.0.0.1:8080; "
+        "restart the port-forward against the recreated cluster once the recreate is done (the wait for Airflow "
+        "healthy keeps polling until it answers)"
+    )
 
 
 def snapshot_identifier(stack: str, run_id: str) -> str:
@@ -268,6 +390,7 @@ class Rehearsal:
         if not state.destroy_started():
             what = "restore the stack's config" + (" and run pulumi up" if _protection_touched(state) else "")
         else:
+            self._refuse_in_cluster_url()  # the rollback waits for Airflow healthy: refuse before the recreate
             what = f"recreate the stack from snapshot {state.snapshot.get('id')} and run pulumi up"
         self._confirm(f"Roll back stack {state.stack}: {what}.")
         try:
@@ -318,6 +441,7 @@ class Rehearsal:
         state.account = aws.caller_account()
         self._progress(f"AWS credentials work: account {state.account}, region {state.region}")
         if state.phases["canaries_before"].status != PENDING:
+            self._refuse_in_cluster_url()  # now, not phases later
             self._confirm(
                 f"Resume the DR rehearsal of stack {state.stack} from phase "
                 f"{report.TITLES[state.first_unfinished() or 'canaries_after']}."
@@ -332,7 +456,7 @@ class Rehearsal:
                 f"stack outputs missing: {', '.join(missing)} (expected from the database and Airflow code; "
                 "is the stack deployed with them?)"
             )
-        state.resources_before = {key: outputs[key] for key in (DB_OUTPUT, BUCKET_OUTPUT, AIRFLOW_OUTPUT) if outputs.get(key)}
+        state.resources_before = {key: outputs[key] for key in RECORDED_OUTPUTS if outputs.get(key)}
         database = outputs[DB_OUTPUT]
         instance = aws.describe_instance(database)
         if instance is None or instance.status != "available":
@@ -350,28 +474,32 @@ class Rehearsal:
 
         resources = stack.resources()
         bucket = outputs[BUCKET_OUTPUT]
-        bucket_resource = next(
-            (r for r in resources if r.type in S3_BUCKET_TYPES and bucket in (r.id, r.outputs.get("bucket"))), None
-        )
-        if bucket_resource is None or not bucket_resource.protect:
-            raise PhaseError(
-                f"the task log bucket {bucket} is {'not in the stack' if bucket_resource is None else 'not protected'}: "
-                "the destroy would delete the old task logs; the bucket must carry protect=True "
-                "(pulumi destroy --exclude-protected keeps it)"
-            )
+        problems = durable_data_problems(resources, stack=state.stack, bucket=bucket)
         if instance.kms_key_id:
             key = next(
                 (r for r in resources if r.type == KMS_KEY and instance.kms_key_id in (r.id, r.outputs.get("arn"))), None
             )
-            if key is not None and not key.protect:
-                raise PhaseError(
-                    f"the database's KMS key {instance.kms_key_id} is managed by this stack and not protected: the destroy "
-                    "would schedule it for deletion and the snapshot encrypted with it could not be restored"
+            if key is not None and not key.durable:
+                problems.append(
+                    f"the database's KMS key {instance.kms_key_id} is managed by this stack and neither protected nor "
+                    "retained: the destroy would schedule it for deletion and the snapshot encrypted with it could not "
+                    "be restored"
                 )
-        state.kept_resources = sorted(
-            f"{r.type}::{r.urn.split('::')[-1]}" for r in resources if r.protect and r.type != RDS_INSTANCE
+        if problems:
+            raise PhaseError("; ".join(problems))
+        fernet_name = durable_secret_name(state.stack, FERNET_KEY)
+        fernet = find_secret(resources, fernet_name)
+        bucket_resource = find_bucket(resources, bucket)
+        state.durable = {
+            "bucket": {"name": bucket, "kept": how_kept(bucket_resource)},
+            "fernet_key": {"name": fernet_name, "arn": fernet.outputs.get("arn") or fernet.id, "kept": how_kept(fernet)},
+        }
+        state.kept_resources, state.retained_resources = kept_across_destroy(resources)
+        self._progress(
+            f"kept across the destroy: {len(state.kept_resources)} resources in the state (protected), "
+            f"{len(state.retained_resources)} left in AWS and adopted by the next up (retained); "
+            f"task log bucket {how_kept(bucket_resource)}, fernet key secret {how_kept(fernet)}"
         )
-        self._progress(f"kept across the destroy (protected): {len(state.kept_resources)} resources")
 
         api = self._airflow()
         health = api.health()
@@ -381,7 +509,10 @@ class Rehearsal:
             f"This DESTROYS stack {state.stack} (tier {state.tier}) in {state.region}, account {state.account}, "
             "and recreates it from a database snapshot taken now."
         )
-        return f"account {state.account}; {len(state.kept_resources)} protected resources kept"
+        return (
+            f"account {state.account}; kept across the destroy: {len(state.kept_resources)} protected, "
+            f"{len(state.retained_resources)} retained"
+        )
 
     def _phase_canaries_before(self) -> str:
         state = self.state
@@ -493,8 +624,41 @@ class Rehearsal:
         snapshot = aws.describe_snapshot(state.snapshot["id"])
         if snapshot is None or snapshot.status != "available":
             raise PhaseError(f"snapshot {state.snapshot['id']} is {snapshot.status if snapshot else 'missing'} after the destroy")
+        final = state.resources_before.get(FINAL_SNAPSHOT_OUTPUT)
+        if final:
+            written = aws.describe_snapshot(final)
+            self._progress(f"final snapshot {final} written by the destroy: {written.status if written else 'not found'}")
+            if written is not None:
+                state.snapshot["final_snapshot"] = final
+                self.store.save(state)
+        kept = self._check_durable_data_kept(snapshot.identifier)
         left = [r for r in self.stack.resources() if r.type != "pulumi:pulumi:Stack" and not r.type.startswith("pulumi:providers:")]
-        return f"destroyed; {len(left)} protected resources kept; snapshot {snapshot.identifier} intact"
+        return f"destroyed; {len(left)} protected resources kept in the state; {kept}; snapshot {snapshot.identifier} intact"
+
+    def _check_durable_data_kept(self, snapshot_id: str) -> str:
+        """Prove the destroy left the log bucket and the fernet key secret in AWS, before recreating."""
+        state, aws = self.state, self._aws()
+        bucket = state.durable.get("bucket") or {"name": state.resources_before[BUCKET_OUTPUT], "kept": "durable"}
+        if not aws.bucket_exists(bucket["name"]):
+            raise PhaseError(
+                f"the task log bucket {bucket['name']} no longer exists in AWS after the destroy (it was {bucket['kept']} "
+                f"before): the old task logs are lost; find out what deleted it before going on. Snapshot {snapshot_id} is intact"
+            )
+        fernet = self._fernet_record()
+        found = aws.describe_secret(fernet["arn"] or fernet["name"])
+        if found is None:
+            raise PhaseError(
+                f"the fernet key secret {fernet['name']} no longer exists in AWS after the destroy (it was {fernet['kept']} "
+                "before): the recreate would generate a new key and the restored Variables and connections could not be "
+                f"decrypted. Snapshot {snapshot_id} is intact"
+            )
+        if found.deleted_date is not None:
+            raise PhaseError(
+                f"the fernet key secret {fernet['name']} is scheduled for deletion ({iso(found.deleted_date)}): the recreate "
+                f"could not adopt it. Restore it (aws secretsmanager restore-secret --secret-id {fernet['name']} --region "
+                f"{state.region}) and resume. Snapshot {snapshot_id} is intact"
+            )
+        return f"bucket {bucket['name']} and fernet key secret {fernet['name']} still in AWS"
 
     def _phase_recreate(self) -> str:
         state = self.state
@@ -506,7 +670,7 @@ class Rehearsal:
         # Ignored once the instance exists: set back so the stack file reads as before the rehearsal.
         self._set_or_remove(RESTORE_FROM_SNAPSHOT, state.original_config.get(RESTORE_FROM_SNAPSHOT))
         outputs = self.stack.outputs()
-        state.resources_after = {key: outputs[key] for key in (DB_OUTPUT, BUCKET_OUTPUT, AIRFLOW_OUTPUT) if outputs.get(key)}
+        state.resources_after = {key: outputs[key] for key in RECORDED_OUTPUTS if outputs.get(key)}
         database = state.resources_after.get(DB_OUTPUT)
         if not database:
             raise PhaseError(f"the recreated stack has no {DB_OUTPUT} output")
@@ -517,6 +681,11 @@ class Rehearsal:
 
     def _phase_wait_healthy(self) -> str:
         api = self._airflow()
+        if self.options.airflow_url:
+            self._progress(
+                f"polling {self.options.airflow_url} (--airflow-url): if it is a kubectl port-forward, restart it now "
+                "against the recreated cluster (the old one is gone)"
+            )
         deadline = self.now().timestamp() + self.options.health_timeout
         last = "no answer yet"
         while True:
@@ -603,6 +772,33 @@ class Rehearsal:
             snapshot = aws.describe_snapshot(state.snapshot["id"])
             return snapshot is not None, f"{state.snapshot['id']} {snapshot.status if snapshot else 'missing'}"
 
+        cached: dict[str, list[StackResource]] = {}
+
+        def resources() -> list[StackResource]:
+            if "state" not in cached:
+                cached["state"] = self.stack.resources()
+            return cached["state"]
+
+        def bucket_adopted():
+            bucket = canaries["log_object"]["bucket"]
+            found = find_bucket(resources(), bucket)
+            return found is not None and found.durable, f"{bucket}: {how_kept(found)}"
+
+        def fernet_key_adopted():
+            fernet = self._fernet_record()
+            secret = find_secret(resources(), fernet["name"])
+            if secret is None:
+                return False, f"{fernet['name']} is not in the state"
+            arn = secret.outputs.get("arn") or secret.id
+            version = find_secret_version(resources(), secret)
+            if fernet["arn"] and arn != fernet["arn"]:
+                return False, f"{fernet['name']} is a new secret (ARN {arn}, was {fernet['arn']}): not the one kept"
+            if version is None:
+                return False, f"{fernet['name']}: the same secret, but its version is not in the state"
+            ok = secret.durable and version.durable
+            same = "the same secret (ARN unchanged)" if fernet["arn"] else "in the state"
+            return ok, f"{fernet['name']}: {same}, {how_kept(secret)}; its version {how_kept(version)}"
+
         check("database restored and available", database_restored)
         check("deletion protection and protect as before", protection_restored)
         check("point-in-time backups running", backups_running)
@@ -612,6 +808,8 @@ class Rehearsal:
         check("newest task log still in the bucket", newest_log_present)
         check("old task log readable through Airflow", task_log_readable)
         check("snapshot kept", snapshot_kept)
+        check("task log bucket adopted back into the state", bucket_adopted)
+        check("fernet key secret adopted back into the state", fernet_key_adopted)
         failed = [c for c in state.checks if c.phase == phase and not c.passed]
         return f"{len([c for c in state.checks if c.phase == phase]) - len(failed)} passed, {len(failed)} failed"
 
@@ -626,14 +824,34 @@ class Rehearsal:
             self._aws_ops = self._aws_for_region(region)
         return self._aws_ops
 
-    def _airflow(self) -> AirflowApi:
+    def _stack_airflow_url(self) -> str | None:
         state = self.state
-        url = self.options.airflow_url or state.resources_after.get(AIRFLOW_OUTPUT) or state.resources_before.get(AIRFLOW_OUTPUT)
+        return state.resources_after.get(AIRFLOW_OUTPUT) or state.resources_before.get(AIRFLOW_OUTPUT)
+
+    def _refuse_in_cluster_url(self) -> None:
+        """Refuse a stack URL that only resolves inside the cluster, unless --airflow-url replaces it."""
+        url = self._stack_airflow_url()
+        instruction = port_forward_instruction(url) if url and not self.options.airflow_url else None
+        if instruction:
+            raise Refused(instruction)
+
+    def _airflow(self) -> AirflowApi:
+        url = self.options.airflow_url or self._stack_airflow_url()
         if not url:
             raise PhaseError(f"no Airflow URL: the stack has no {AIRFLOW_OUTPUT} output; pass --airflow-url")
+        self._refuse_in_cluster_url()
         if url not in self._airflow_apis:
             self._airflow_apis[url] = self._airflow_for_url(url)
         return self._airflow_apis[url]
+
+    def _fernet_record(self) -> dict[str, str | None]:
+        """The fernet key secret as recorded by the preflight (name and ARN); by name alone for a
+        state file written before the preflight recorded it."""
+        return self.state.durable.get("fernet_key") or {
+            "name": durable_secret_name(self.state.stack, FERNET_KEY),
+            "arn": None,
+            "kept": "durable",
+        }
 
     def _database_resource(self, database: str) -> StackResource | None:
         return next(
@@ -699,13 +917,18 @@ class Rehearsal:
         stack = state.stack
         snapshot_id = state.snapshot.get("id")
         steps: list[str] = []
+        final = state.snapshot.get("final_snapshot")
+        final_step = (
+            f"The destroy also wrote the database's final snapshot {final} (skip_final_snapshot is off); it is kept too: "
+            f"delete it when no longer needed: aws rds delete-db-snapshot --db-snapshot-identifier {final} --region {state.region}"
+        )
         if state.status in ("succeeded", "checks_failed", "rolled_back"):
             if snapshot_id:
                 steps.append(
                     f"Snapshot {snapshot_id} is kept (this tool never deletes a snapshot); delete it when no longer "
                     f"needed: aws rds delete-db-snapshot --db-snapshot-identifier {snapshot_id} --region {state.region}"
                 )
-            return steps
+            return steps + ([final_step] if final else [])
         original = state.original_config.get(DELETION_PROTECTION)
         by_hand_protection = (
             f"pulumi config rm --path {DELETION_PROTECTION} --stack {stack}"
@@ -734,7 +957,7 @@ class Rehearsal:
                 f"(by hand: pulumi config set --path {RESTORE_FROM_SNAPSHOT} {snapshot_id} --stack {stack} && "
                 f"{by_hand_protection} && pulumi up --stack {stack})"
             )
-        return steps
+        return steps + ([final_step] if final else [])
 
 
 def _protection_touched(state: RehearsalState) -> bool:

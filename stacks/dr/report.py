@@ -93,7 +93,11 @@ def document(state: RehearsalState, next_steps: list[str]) -> dict[str, Any]:
         },
         **summary(state),
         "snapshot": state.snapshot,
-        "kept_resources": state.kept_resources,
+        "kept_across_destroy": {
+            "protected": state.kept_resources,
+            "retained": state.retained_resources,
+            "checked": state.durable,
+        },
         "checks": [
             {"phase": c.phase, "name": c.name, "passed": c.passed, "detail": c.detail} for c in state.checks
         ],
@@ -152,8 +156,16 @@ def markdown(state: RehearsalState, next_steps: list[str]) -> str:
         lines.append(f"| {TITLES[check.phase]} | {check.name} | {'pass' if check.passed else 'FAIL'} | {_cell(check.detail)} |")
     if not state.checks:
         lines.append("| - | (none recorded) | - | - |")
-    lines += ["", "## Kept across the destroy (protected resources)", ""]
-    lines += [f"- `{item}`" for item in state.kept_resources] or ["- (none recorded)"]
+    lines += [
+        "",
+        "## Kept across the destroy",
+        "",
+        "Kept in the state (protected; `pulumi destroy --exclude-protected` skips them):",
+        "",
+    ]
+    lines += [f"- `{item}`" for item in state.kept_resources] or ["- (none)"]
+    lines += ["", "Left in AWS, adopted by the next up (retained; the destroy only removes them from the state):", ""]
+    lines += [f"- `{item}`" for item in state.retained_resources] or ["- (none)"]
     if next_steps:
         lines += ["", "## Next steps", ""] + [f"- {step}" for step in next_steps]
     return "\n".join(lines) + "\n"

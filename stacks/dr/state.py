@@ -67,7 +67,13 @@ class RehearsalState:
     """Non-secret stack outputs the rehearsal uses (database identifier, bucket, Airflow URL)."""
     resources_after: dict[str, Any] = field(default_factory=dict)
     kept_resources: list[str] = field(default_factory=list)
-    """Protected resources that survive the destroy (type::name)."""
+    """Protected resources (type::name): the destroy keeps them in the state and in AWS."""
+    retained_resources: list[str] = field(default_factory=list)
+    """Retained resources (type::name): the destroy removes them from the state and leaves them in
+    AWS; the next ``pulumi up`` adopts them."""
+    durable: dict[str, Any] = field(default_factory=dict)
+    """The durable data checked across the destroy: ``bucket`` {name, kept} and ``fernet_key``
+    {name, arn, kept}, where kept is protected or retained."""
     snapshot: dict[str, Any] = field(default_factory=dict)
     canaries: dict[str, Any] = field(default_factory=dict)
     phases: dict[str, PhaseRecord] = field(default_factory=lambda: {name: PhaseRecord() for name in PHASES})

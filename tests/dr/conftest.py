@@ -127,9 +127,13 @@ class World:
     def markdown(self) -> str:
         return sorted(self.report_dir.glob("dr-report-*.md"))[-1].read_text()
 
-    def snapshots(self) -> list[str]:
+    def all_snapshots(self) -> list[str]:
         rds = self.session.client("rds")
-        return [s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]]
+        return sorted(s["DBSnapshotIdentifier"] for s in rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"])
+
+    def snapshots(self) -> list[str]:
+        """The rehearsal's snapshots (the destroy's final snapshots are named after the database)."""
+        return [name for name in self.all_snapshots() if name.startswith("dr-")]
 
     def instance(self) -> dict[str, Any] | None:
         rds = self.session.client("rds")
@@ -158,7 +162,4 @@ def world(aws_env, clock, airflow, tmp_path) -> World:
 
 @pytest.fixture
 def prod_world(aws_env, clock, airflow, tmp_path) -> World:
-    return make_world(
-        aws_env, clock, airflow, tmp_path, name="prod", tier="prod", deletion_protection="true",
-        database="prod-airflow-db", bucket="prod-task-logs",
-    )
+    return make_world(aws_env, clock, airflow, tmp_path, name="prod", tier="prod", deletion_protection="true")

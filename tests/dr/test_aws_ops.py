@@ -149,3 +149,27 @@ def test_secret_string(ops, aws_env):
     assert ops.secret_string("airflow-api") == '{"username": "u", "password": "p"}'
     with pytest.raises(AwsError, match="cannot read secret other: ResourceNotFoundException"):
         ops.secret_string("other")
+
+
+def test_bucket_exists(ops, aws_env):
+    aws_env.client("s3").create_bucket(Bucket="task-logs", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    assert ops.bucket_exists("task-logs") is True
+    assert ops.bucket_exists("absent") is False
+
+
+def test_bucket_exists_reports_a_refusal_instead_of_guessing():
+    ops = AwsOps("eu-west-1", session=boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x"))
+    with Stubber(ops.s3) as stubber:
+        stubber.add_client_error("head_bucket", "403", http_status_code=403, expected_params={"Bucket": "theirs"})
+        with pytest.raises(AwsError, match="head bucket theirs: 403"):
+            ops.bucket_exists("theirs")
+
+
+def test_describe_secret_sees_a_scheduled_deletion(ops, aws_env):
+    sm = aws_env.client("secretsmanager")
+    arn = sm.create_secret(Name="batch-platform/dev/airflow/fernet-key", SecretString="k")["ARN"]
+    found = ops.describe_secret("batch-platform/dev/airflow/fernet-key")
+    assert (found.name, found.arn, found.deleted_date) == ("batch-platform/dev/airflow/fernet-key", arn, None)
+    sm.delete_secret(SecretId=arn, RecoveryWindowInDays=30)
+    assert ops.describe_secret(arn).deleted_date is not None
+    assert ops.describe_secret("batch-platform/dev/airflow/other") is None

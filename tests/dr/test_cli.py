@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 
@@ -60,7 +61,7 @@ def test_argparse_errors_exit_2(argv, message, capsys):
 
 def test_the_command_runs_the_rehearsal_end_to_end(world):
     assert main(["dr-rehearsal", "dev", "--yes", "--report-dir", str(world.tmp / "reports")], dr_wiring=_wiring(world)) == 0
-    assert "PASSED: 9 checks" in world.out.getvalue()
+    assert "PASSED: 11 checks" in world.out.getvalue()
     assert (world.tmp / "dr" / "dev" / "state.json").exists()
     assert list((world.tmp / "reports").glob("dr-report-dev-*.md"))
 
@@ -80,9 +81,41 @@ def test_airflow_credentials_can_come_from_secrets_manager(world):
     assert main(argv, dr_wiring=_wiring(world, env={})) == 0
 
 
+def test_by_default_the_admin_user_logs_in_with_its_durable_password(world):
+    world.airflow.state.username = "admin"  # airflow.admin.username: the default, not set in Pulumi.dev.yaml
+    password = world.airflow.state.password
+    assert main(["dr-rehearsal", "dev", "--yes"], dr_wiring=_wiring(world, env={})) == 0
+    logins = [r.body for r in world.airflow.state.requests if r.path == "/auth/token"]
+    assert logins and all(body == {"username": "admin", "password": password} for body in logins)
+    written = [p.read_text() for p in (world.tmp / "dr" / "dev").iterdir()]
+    for text in written + [world.out.getvalue()]:
+        assert password not in text
+
+
+def test_the_admin_username_comes_from_the_stack_config(world, tmp_path):
+    project = tmp_path / "project"
+    project.mkdir()
+    root = Path(__file__).resolve().parents[2]
+    (project / "Pulumi.yaml").write_text((root / "Pulumi.yaml").read_text())
+    stack_file = (root / "Pulumi.dev.yaml").read_text()
+    assert "  batch-platform:airflow:\n" in stack_file
+    stack_file = stack_file.replace("  batch-platform:airflow:\n", "  batch-platform:airflow:\n    admin:\n      username: break-glass\n")
+    (project / "Pulumi.dev.yaml").write_text(stack_file)
+    world.airflow.state.username = "break-glass"
+    argv = ["--project-dir", str(project), "dr-rehearsal", "dev", "--yes"]
+    assert main(argv, dr_wiring=_wiring(world, env={})) == 0
+    assert {r.body["username"] for r in world.airflow.state.requests if r.path == "/auth/token"} == {"break-glass"}
+
+
 def test_no_airflow_credentials_stop_in_preflight(world):
+    world.session.client("secretsmanager").delete_secret(
+        SecretId="batch-platform/dev/airflow/admin-password", ForceDeleteWithoutRecovery=True
+    )
     assert main(["dr-rehearsal", "dev", "--yes"], dr_wiring=_wiring(world, env={})) == 1
-    assert "no Airflow API credentials" in world.out.getvalue()
+    out = world.out.getvalue()
+    assert "no Airflow API credentials: set AIRFLOW_API_TOKEN" in out
+    assert "the default, user admin (airflow.admin.username) with the password in batch-platform/dev/airflow/admin-password, is not usable" in out
+    assert "ResourceNotFoundException" in out
     assert world.stack.mutations() == []
 
 

@@ -37,6 +37,7 @@ def cli(tmp_path, monkeypatch):
                 "resources": [
                     {"urn": "urn:pulumi:dev::batch-platform::aws:rds/instance:Instance::dev-db", "type": "aws:rds/instance:Instance", "protect": True, "id": "dev-airflow-db", "outputs": {"identifier": "dev-airflow-db"}},
                     {"urn": "urn:pulumi:dev::batch-platform::pulumi:pulumi:Stack::batch-platform-dev", "type": "pulumi:pulumi:Stack"},
+                    {"urn": "urn:pulumi:dev::batch-platform::batch-platform:infra:TaskLogBucket$aws:s3/bucket:Bucket::dev-task-logs-bucket", "type": "aws:s3/bucket:Bucket", "id": "dev-logs", "retainOnDelete": True, "outputs": {"bucket": "dev-logs"}},
                 ],
             }
         )
@@ -120,7 +121,10 @@ def test_resources_come_from_the_exported_state(cli):
         id="dev-airflow-db",
         outputs={"identifier": "dev-airflow-db"},
     )
-    assert resources[1].protect is False
+    assert resources[1].protect is False and resources[1].durable is False
+    bucket = resources[2]
+    assert (bucket.protect, bucket.retain_on_delete, bucket.durable) == (False, True, True)
+    assert bucket.name == "dev-task-logs-bucket"
     assert ["stack", "export", "--show-secrets", "--stack", "dev"] in cli.commands()
 
 

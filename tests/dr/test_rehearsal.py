@@ -11,6 +11,7 @@ from stacks.dr.aws_ops import AwsError
 from stacks.dr.pulumi_ops import DELETION_PROTECTION, RESTORE_FROM_SNAPSHOT
 from stacks.dr.state import PHASES
 
+from tests.dr.conftest import make_world
 from tests.dr.fakes import InjectedFailure
 
 SNAPSHOT = "dr-dev-20250301-090000"
@@ -33,7 +34,7 @@ def test_dev_rehearsal_passes_with_exactly_these_pulumi_calls(world):
     report = world.report()
     assert report["status"] == "succeeded"
     assert statuses(report) == {**{p: "done" for p in PHASES}, "unprotect": "skipped"}
-    assert [c["passed"] for c in report["checks"]] == [True] * 9
+    assert [c["passed"] for c in report["checks"]] == [True] * 11
     # restore time = recreate's pulumi up (1200 s); outage adds the destroy (600 s)
     assert report["recovery"]["restore_seconds"] == 1200
     assert report["recovery"]["outage_seconds"] == 1800
@@ -66,7 +67,7 @@ def test_the_snapshot_is_tagged_and_taken_from_the_stack_database(world):
     assert world.run() == 0
     rds = world.session.client("rds")
     snapshot = rds.describe_db_snapshots(DBSnapshotIdentifier=SNAPSHOT)["DBSnapshots"][0]
-    assert snapshot["DBInstanceIdentifier"] == "dev-airflow-db"
+    assert snapshot["DBInstanceIdentifier"] == "batch-platform-dev-airflow"
     tags = {t["Key"]: t["Value"] for t in rds.list_tags_for_resource(ResourceName=snapshot["DBSnapshotArn"])["TagList"]}
     assert tags == {"dr-rehearsal": "20250301-090000", "stack": "dev"}
 
@@ -98,14 +99,237 @@ def test_typing_the_stack_name_confirms(world):
     assert world.run(yes=False) == 0
 
 
-def test_an_unprotected_log_bucket_stops_the_preflight(aws_env, clock, airflow, tmp_path):
-    from tests.dr.conftest import make_world
-
-    world = make_world(aws_env, clock, airflow, tmp_path, protect_bucket=False)
+def test_a_log_bucket_neither_protected_nor_retained_stops_the_preflight(aws_env, clock, airflow, tmp_path):
+    world = make_world(aws_env, clock, airflow, tmp_path, durability={"bucket": "none"})
     assert world.run() == 1
-    assert "the destroy would delete the old task logs" in world.out.getvalue()
+    out = world.out.getvalue()
+    assert f"the task log bucket {world.stack.bucket} is neither protected nor retained" in out
+    assert "the destroy would delete the old task logs" in out
+    assert "protect=True" in out and "retain_on_delete=True with adoption on the next up" in out
     assert world.stack.mutations() == []
     assert world.snapshots() == []
+    assert world.state()["failure"]["phase"] == "preflight"
+
+
+@pytest.mark.parametrize(
+    ("durability", "what"),
+    [
+        ({"secret:fernet-key": "none"}, "the Airflow fernet key secret (batch-platform/dev/airflow/fernet-key) is"),
+        ({"version:fernet-key": "none"}, "the Airflow fernet key secret version (batch-platform/dev/airflow/fernet-key) is"),
+        (
+            {"secret:fernet-key": "none", "version:fernet-key": "none"},
+            "the Airflow fernet key secret and secret version (batch-platform/dev/airflow/fernet-key) are",
+        ),
+    ],
+)
+def test_a_fernet_key_that_is_not_durable_stops_the_preflight(aws_env, clock, airflow, tmp_path, durability, what):
+    world = make_world(aws_env, clock, airflow, tmp_path, durability=durability)
+    assert world.run() == 1
+    out = world.out.getvalue()
+    assert f"{what} neither protected nor retained" in out
+    assert "the canary Variable check would fail after the recreate" in out
+    assert world.stack.mutations() == []
+    assert world.snapshots() == []
+
+
+def test_a_fernet_key_secret_missing_from_the_state_stops_the_preflight(world):
+    del world.stack.state["secret:fernet-key"]
+    assert world.run() == 1
+    assert "the Airflow fernet key secret batch-platform/dev/airflow/fernet-key is not in the stack's state" in world.out.getvalue()
+    assert world.stack.mutations() == []
+
+
+def test_every_durability_problem_is_named_at_once(aws_env, clock, airflow, tmp_path):
+    world = make_world(aws_env, clock, airflow, tmp_path, durability={"bucket": "none", "secret:fernet-key": "none"})
+    assert world.run() == 1
+    error = world.state()["phases"]["preflight"]["error"]
+    assert "task log bucket" in error and "fernet key secret" in error
+
+
+@pytest.mark.parametrize("bucket", ["retain", "protect"])
+def test_retained_or_protected_durable_data_passes_and_the_report_tells_them_apart(aws_env, clock, airflow, tmp_path, bucket):
+    world = make_world(aws_env, clock, airflow, tmp_path, durability={"bucket": bucket})
+    assert world.run() == 0, world.out.getvalue()
+    kept = world.report()["kept_across_destroy"]
+    label = "aws:s3/bucket:Bucket::dev-task-logs-bucket"
+    fernet = "aws:secretsmanager/secret:Secret::dev-airflow-secrets-fernet-key"
+    assert (label in kept["protected"], label in kept["retained"]) == (bucket == "protect", bucket == "retain")
+    assert fernet in kept["retained"] and "aws:secretsmanager/secretVersion:SecretVersion::dev-airflow-secrets-fernet-key" in kept["retained"]
+    assert not any("rds/instance" in item or "ec2/vpc" in item for item in kept["protected"] + kept["retained"])
+    assert kept["checked"]["bucket"] == {"name": world.stack.bucket, "kept": "protected" if bucket == "protect" else "retained"}
+    markdown = world.markdown()
+    protected_part, retained_part = markdown.split("## Kept across the destroy")[1].split("Left in AWS, adopted by the next up (retained")
+    assert "Kept in the state (protected" in protected_part
+    assert (f"`{label}`" in protected_part, f"`{label}`" in retained_part) == (bucket == "protect", bucket == "retain")
+    assert f"`{fernet}`" in retained_part
+    # the destroy kept the protected bucket in the state and dropped the retained one
+    destroy = world.report()["phases"]["destroy"]["detail"]
+    assert destroy.startswith(f"destroyed; {1 if bucket == 'protect' else 0} protected resources kept in the state")
+
+
+def test_the_stack_stays_as_the_real_program_leaves_it(world):
+    # retained resources are back in the state after the recreate, still retained; the database is recreated
+    before = {r.urn: (r.protect, r.retain_on_delete) for r in world.stack.resources()}
+    assert world.run() == 0
+    after = {r.urn: (r.protect, r.retain_on_delete) for r in world.stack.resources()}
+    assert after == before
+
+
+def test_a_bucket_deleted_by_the_destroy_stops_before_the_recreate(world):
+    world.stack.after_destroy_hooks.append(lambda stack: stack.delete_bucket())
+    assert world.run() == 1
+    state, out = world.state(), world.out.getvalue()
+    assert state["failure"]["phase"] == "destroy" and state["status"] == "failed"
+    assert f"the task log bucket {world.stack.bucket} no longer exists in AWS after the destroy (it was retained before)" in out
+    assert "the old task logs are lost" in out
+    assert f"Snapshot {SNAPSHOT} is intact" in out
+    assert statuses(state)["recreate"] == "pending"
+    assert world.stack.mutations() == [("destroy",)]  # no recreate on top of lost logs
+    assert world.snapshots() == [SNAPSHOT]
+    assert "python -m stacks dr-rehearsal dev --resume" in out and "python -m stacks dr-rehearsal dev --rollback" in out
+
+    # the way back: recreate from the snapshot (a new, empty bucket)
+    world.stack.calls.clear()
+    assert world.run("rollback") == 0
+    assert world.stack.mutations() == [("set_config", RESTORE_FROM_SNAPSHOT, SNAPSHOT), ("up",), ("remove_config", RESTORE_FROM_SNAPSHOT)]
+    assert world.instance() is not None and world.snapshots() == [SNAPSHOT]
+
+
+def test_a_fernet_key_secret_scheduled_for_deletion_stops_and_resume_goes_on_once_restored(world):
+    name = "batch-platform/dev/airflow/fernet-key"
+    sm = world.session.client("secretsmanager")
+    world.stack.after_destroy_hooks.append(lambda stack: sm.delete_secret(SecretId=name, RecoveryWindowInDays=7))
+    assert world.run() == 1
+    out = world.out.getvalue()
+    assert f"the fernet key secret {name} is scheduled for deletion" in out
+    assert f"aws secretsmanager restore-secret --secret-id {name} --region eu-west-1" in out
+    assert world.state()["failure"]["phase"] == "destroy"
+
+    world.stack.after_destroy_hooks.clear()
+    sm.restore_secret(SecretId=name)
+    assert world.run("resume") == 0, world.out.getvalue()
+    assert all(c["passed"] for c in world.report()["checks"])
+
+
+def test_a_fernet_key_secret_deleted_by_the_destroy_stops_before_the_recreate(world):
+    name = "batch-platform/dev/airflow/fernet-key"
+    world.stack.after_destroy_hooks.append(
+        lambda stack: stack.secretsmanager.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+    )
+    assert world.run() == 1
+    assert f"the fernet key secret {name} no longer exists in AWS after the destroy (it was retained before)" in world.out.getvalue()
+    assert world.stack.mutations() == [("destroy",)]
+    assert world.snapshots() == [SNAPSHOT]
+
+
+def test_adoption_is_verified_after_the_recreate(world):
+    assert world.run() == 0
+    checks = {c["name"]: c for c in world.report()["checks"]}
+    bucket = checks["task log bucket adopted back into the state"]
+    fernet = checks["fernet key secret adopted back into the state"]
+    assert bucket["passed"] and bucket["detail"] == f"{world.stack.bucket}: retained"
+    assert fernet["passed"]
+    assert fernet["detail"] == "batch-platform/dev/airflow/fernet-key: the same secret (ARN unchanged), retained; its version retained"
+
+
+def _forget(role):
+    def hook(stack):
+        del stack.state[role]
+
+    return hook
+
+
+@pytest.mark.parametrize(
+    ("hook", "check", "detail"),
+    [
+        (_forget("bucket"), "task log bucket adopted back into the state", "not in the state"),
+        (_forget("secret:fernet-key"), "fernet key secret adopted back into the state", "is not in the state"),
+        (_forget("version:fernet-key"), "fernet key secret adopted back into the state", "its version is not in the state"),
+        (lambda stack: stack.replace_secret("fernet-key"), "fernet key secret adopted back into the state", "is a new secret"),
+    ],
+)
+def test_a_recreate_that_did_not_adopt_fails_the_adoption_check(world, hook, check, detail):
+    world.stack.after_up_hooks.append(hook)
+    assert world.run() == 1
+    failed = [c for c in world.report()["checks"] if not c["passed"]]
+    assert [c["name"] for c in failed] == [check]
+    assert detail in failed[0]["detail"]
+
+
+@pytest.mark.parametrize(("key", "refused"), [("none", True), ("retain", False), ("protect", False)])
+def test_a_stack_owned_database_key_must_be_durable(aws_env, clock, airflow, tmp_path, key, refused):
+    world = make_world(aws_env, clock, airflow, tmp_path, database_key=key)
+    code = world.run()
+    if refused:
+        assert code == 1
+        assert "is managed by this stack and neither protected nor retained" in world.out.getvalue()
+        assert world.stack.mutations() == []
+    else:
+        assert code == 0, world.out.getvalue()
+
+
+def test_an_in_cluster_airflow_url_is_refused_with_the_port_forward_to_use(world):
+    world.stack.airflow_url = "http://airflow-api-server.airflow.svc.cluster.local:8080"
+    assert world.run() == 2
+    out = world.out.getvalue()
+    assert "refused: the stack's airflow_url http://airflow-api-server.airflow.svc.cluster.local:8080 is an in-cluster address" in out
+    assert "kubectl port-forward -n airflow svc/airflow-api-server 8080:8080" in out
+    assert "--airflow-url http://127.0.0.1:8080" in out
+    assert world.stack.mutations() == []
+    assert not (world.state_dir / "state.json").exists()
+
+
+def test_an_in_cluster_airflow_url_with_an_override_runs_and_is_reminded_to_restart_the_port_forward(world):
+    world.stack.airflow_url = "http://airflow-api-server.airflow.svc.cluster.local:8080"
+    assert world.run(airflow_url=world.airflow.url) == 0
+    assert "if it is a kubectl port-forward, restart it now against the recreated cluster" in world.out.getvalue()
+
+
+IN_CLUSTER = "http://airflow-api-server.airflow.svc.cluster.local:8080"
+
+
+def test_a_resume_without_the_airflow_url_is_refused_before_anything(world):
+    world.stack.airflow_url = IN_CLUSTER
+    world.stack.fail_next["destroy"] = InjectedFailure("error: destroy interrupted")
+    assert world.run(airflow_url=world.airflow.url) == 1
+    world.stack.calls.clear()
+    assert world.run("resume") == 2
+    assert "kubectl port-forward -n airflow svc/airflow-api-server 8080:8080" in world.out.getvalue()
+    assert world.stack.mutations() == []
+    assert world.state()["failure"] == {} and world.state()["phases"]["destroy"]["status"] == "failed"
+    assert world.run("resume", airflow_url=world.airflow.url) == 0
+
+
+def test_a_rollback_after_the_destroy_without_the_airflow_url_is_refused_before_anything(world):
+    world.stack.airflow_url = IN_CLUSTER
+    world.stack.fail_next["up"] = InjectedFailure("error: creating RDS DB Instance: InvalidParameterCombination")
+    assert world.run(airflow_url=world.airflow.url) == 1
+    world.stack.calls.clear()
+    assert world.run("rollback") == 2
+    assert "--airflow-url http://127.0.0.1:8080" in world.out.getvalue()
+    assert world.stack.mutations() == []
+    assert world.run("rollback", airflow_url=world.airflow.url) == 0
+    assert world.state()["status"] == "rolled_back"
+
+
+def test_a_state_file_without_the_durable_record_resumes_by_name(world):
+    # a run started by a version that did not record the durable data yet
+    world.stack.fail_next["destroy"] = InjectedFailure("error: destroy interrupted")
+    assert world.run() == 1
+    document = world.state()
+    del document["durable"], document["retained_resources"]
+    (world.state_dir / "state.json").write_text(json.dumps(document))
+    assert world.run("resume") == 0, world.out.getvalue()
+    fernet = next(c for c in world.report()["checks"] if c["name"] == "fernet key secret adopted back into the state")
+    assert fernet["passed"] and fernet["detail"].startswith("batch-platform/dev/airflow/fernet-key: in the state, retained")
+
+
+def test_the_final_snapshot_of_the_destroy_is_reported_and_kept(world):
+    assert world.run() == 0
+    final = "batch-platform-dev-airflow-final-00000001"
+    assert final in world.all_snapshots()
+    assert world.report()["snapshot"]["final_snapshot"] == final
+    assert any(final in step and "delete-db-snapshot" in step for step in world.report()["next_steps"])
 
 
 def test_bad_airflow_credentials_stop_before_any_change(world):
@@ -290,7 +514,7 @@ def test_rollback_after_the_destroy_recreates_from_the_snapshot(prod_world):
     world.stack.fail_next["destroy"] = InjectedFailure("error: destroy interrupted")
     # the destroy fails after the instance is gone: the fake deletes nothing when it raises, so delete it here
     assert world.run(allow_prod=True) == 1
-    world.session.client("rds").delete_db_instance(DBInstanceIdentifier="prod-airflow-db", SkipFinalSnapshot=True)
+    world.stack.lose("database")
     world.stack.deployed = False
 
     world.stack.calls.clear()

@@ -126,3 +126,8 @@ def test_database_egress_in_config_uses_the_database_subnets():
     # The database tier of infra.cidr.plan_subnets("10.10.0.0/16", 2).
     assert settings.database_cidrs == ("10.10.216.0/24", "10.10.217.0/24")
     assert settings.database_port == 5432
+
+
+def test_each_role_object_is_a_fresh_copy(prod_settings):
+    bn.launcher_role_object(prod_settings)["rules"][0]["verbs"].append("escalate")
+    assert "escalate" not in bn.launcher_role_object(prod_settings)["rules"][0]["verbs"]
