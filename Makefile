@@ -3,11 +3,12 @@
 #
 #   make plan [STACK=prod]   offline plan of a stack (default dev): what it would create, no cloud
 #   make test                every test (the program's, then the policy pack's in its own venv)
-#   make bench               benchmark figures (wall time, peak memory)
+#   make bench               benchmark figures: offline plan, Jenkins conversion, DagBag parse
+#   make docs                regenerate the README's configuration reference from stacks/config
 #   make lock                regenerate requirements.txt from requirements.in, and from it the
 #                            Airflow image's images/airflow/requirements.txt
 #
-# The Airflow image (docs/airflow-image.md); needs docker with BuildKit, and to push the AWS CLI and
+# The Airflow image (README, "The Airflow image"); needs docker with BuildKit, and to push the AWS CLI and
 # the Pulumi CLI logged in to the stack's backend:
 #
 #   make image-build                          build the image of this checkout locally
@@ -17,6 +18,9 @@
 #                                             ECR repository of one stack to another's
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Let Python cache the project's own bytecode (__pycache__, git-ignored) even where the environment
+# turns that off: recompiling the program on every run costs the offline plan about 0.4 s.
+unexport PYTHONDONTWRITEBYTECODE
 VENV ?= .venv
 STACK ?= dev
 PY := $(VENV)/bin/python
@@ -25,7 +29,7 @@ PIP_VERSION := 26.3
 POLICY_VENV ?= policy/.venv
 POLICY_PY := $(abspath $(POLICY_VENV))/bin/python
 
-.PHONY: plan test policy-test bench lock image-build image image-promote
+.PHONY: plan test policy-test bench docs lock image-build image image-promote
 
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 not found (set PYTHON=/path/to/python3.11)"; exit 2; }
@@ -63,6 +67,10 @@ policy-test: $(VENV)/.installed $(POLICY_VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) scripts/bench_plan.py
+	$(PY) scripts/bench_migration.py
+
+docs: $(VENV)/.installed
+	$(PY) -m stacks.config.reference --write README.md
 
 lock:
 	rm -rf /tmp/batch-platform-lock
