@@ -41,6 +41,7 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
+from infra.log_groups import service_log_group
 from infra.amis import EKS_AMI_TYPES, AmiFamily, release_parameter, root_volumes
 from infra.irsa import irsa_role
 from infra.scheduling import (
@@ -240,13 +241,14 @@ class Cluster(pulumi.ComponentResource):
         aws.kms.Alias(
             f"{name}-secrets", name=f"alias/{cluster_name}-secrets", target_key_id=secrets_key.key_id, opts=child
         )
-        # EKS writes control-plane logs to this exact name; created first, it keeps our retention.
-        log_group = aws.cloudwatch.LogGroup(
+        # EKS writes control-plane logs to this exact name; created first, it keeps our retention
+        # (kept on destroy and adopted again: see infra.log_groups).
+        log_group = service_log_group(
             f"{name}-control-plane",
             name=f"/aws/eks/{cluster_name}/cluster",
             retention_in_days=args.log_retention_days,
             tags=tags("control-plane-logs"),
-            opts=child,
+            parent=self,
         )
 
         public_cidrs = list(args.endpoint_public_access_cidrs)

@@ -38,6 +38,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from infra.log_groups import service_log_group
 from infra.versions import POSTGRES_MAJOR_VERSION, RDS_CA_CERT_IDENTIFIER, SUPPORTED_POSTGRES_MAJOR_VERSIONS
 
 POSTGRES_PORT = 5432
@@ -348,12 +349,12 @@ class Database(pulumi.ComponentResource):
         )
 
         log_groups = [
-            aws.cloudwatch.LogGroup(
+            service_log_group(
                 f"{name}-log-{kind}",
                 name=f"/aws/rds/instance/{args.identifier}/{kind}",
                 retention_in_days=args.log_retention_days,
                 tags=tags(f"log-{kind}"),
-                opts=child,
+                parent=self,
             )
             for kind in LOG_EXPORTS
         ]
@@ -365,7 +366,7 @@ class Database(pulumi.ComponentResource):
             tags=tags("monitoring"),
             opts=child,
         )
-        aws.iam.RolePolicyAttachment(
+        monitoring_policy = aws.iam.RolePolicyAttachment(
             f"{name}-monitoring",
             role=monitoring_role.name,
             policy_arn=pulumi.Output.concat("arn:", partition, ":iam::aws:policy/", ENHANCED_MONITORING_POLICY),
@@ -403,7 +404,9 @@ class Database(pulumi.ComponentResource):
             allow_major_version_upgrade=False,
             instance_class=args.instance_class,
             storage_type="gp3",
-            allocated_storage=args.allocated_storage,
+            # A restore takes the snapshot's size: storage autoscaling may have grown it past the
+            # configured size, and RDS refuses to restore into less storage than the snapshot holds.
+            allocated_storage=None if args.restore_from_snapshot else args.allocated_storage,
             max_allocated_storage=args.max_allocated_storage,
             storage_encrypted=True,
             kms_key_id=kms_key_id,
@@ -441,7 +444,8 @@ class Database(pulumi.ComponentResource):
                 # key and RDS cannot re-key an instance in place, so a difference could only ever be
                 # "applied" by replacing the database.
                 ignore_changes=["snapshotIdentifier", "kmsKeyId"],
-                depends_on=log_groups,
+                # RDS checks the monitoring role's permissions when it creates the instance.
+                depends_on=[*log_groups, monitoring_policy],
                 # Restoring a large snapshot into Multi-AZ takes longer than the provider's 40 min.
                 custom_timeouts=pulumi.CustomTimeouts(create="120m", update="120m", delete="60m"),
             ),

@@ -20,6 +20,7 @@ from typing import Literal, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
+from infra.log_groups import service_log_group
 from infra.cidr import plan_subnets
 
 FLOW_LOGS_SERVICE = "vpc-flow-logs.amazonaws.com"
@@ -200,12 +201,12 @@ class Network(pulumi.ComponentResource):
     def _flow_logs(self, name: str, args: NetworkArgs, tags) -> None:
         """All VPC traffic metadata to CloudWatch Logs, through a role only the flow-logs service can assume."""
         child = pulumi.ResourceOptions(parent=self)
-        log_group = aws.cloudwatch.LogGroup(
+        log_group = service_log_group(
             f"{name}-flow-logs",
             name=f"/aws/vpc/{name}/flow-logs",
             retention_in_days=args.flow_logs_retention_days,
             tags=tags("flow-logs"),
-            opts=child,
+            parent=self,
         )
         role = aws.iam.Role(
             f"{name}-flow-logs",

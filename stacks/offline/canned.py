@@ -386,3 +386,22 @@ OUTPUTS.update(
         "aws:ecr/lifecyclePolicy:LifecyclePolicy": lambda name, inputs, region: {"registryId": ACCOUNT_ID},
     }
 )
+
+
+def log_groups_found(names: _Sequence[str]) -> dict[str, InvokeAnswer]:
+    """Answers of an account where the CloudWatch log groups ``names`` already exist."""
+
+    def get_log_groups(args: dict[str, Any], region: str) -> dict[str, Any]:
+        prefix = args.get("logGroupNamePrefix") or ""
+        hits = [n for n in names if n.startswith(prefix)]
+        return {
+            "logGroupNames": hits,
+            "arns": [f"arn:aws:logs:{region}:{ACCOUNT_ID}:log-group:{n}" for n in hits],
+            "logGroupNamePrefix": prefix,
+            "id": region,
+        }
+
+    return {"aws:cloudwatch/getLogGroups:getLogGroups": get_log_groups}
+
+
+INVOKES.update(log_groups_found([]))

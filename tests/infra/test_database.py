@@ -330,9 +330,22 @@ def test_restore_creates_the_instance_from_the_snapshot(restored, prod_like):
     db = restored.one(INSTANCE)
     assert db.input("snapshotIdentifier") == "batch-platform-prod-airflow-final-1a2b3c4d"
     assert "snapshotIdentifier" in db.options["ignoreChanges"]
+    # The size comes from the snapshot (autoscaling may have grown it past the configured size, and
+    # RDS refuses a restore into less storage); the autoscaling ceiling stays.
+    assert db.input("allocatedStorage") is None
+    assert db.input("maxAllocatedStorage") == prod_like.one(INSTANCE).input("maxAllocatedStorage")
     # Everything else is what a fresh instance gets.
     fresh = prod_like.one(INSTANCE)
-    assert {k: v for k, v in db.inputs.items() if k != "snapshotIdentifier"} == fresh.inputs
+    ignored = ("snapshotIdentifier", "allocatedStorage")
+    assert {k: v for k, v in db.inputs.items() if k not in ignored} == {
+        k: v for k, v in fresh.inputs.items() if k not in ignored
+    }
+
+
+def test_the_instance_waits_for_its_monitoring_permissions(prod_like):
+    db = prod_like.one(INSTANCE)
+    attachment = prod_like.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+    assert attachment.urn in db.options["dependsOn"]
 
 
 def test_verify_full_when_a_ca_bundle_path_is_given():

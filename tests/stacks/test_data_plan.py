@@ -90,7 +90,10 @@ def test_durable_resources_are_the_only_retained_ones(dev_plan, prod_plan):
             "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
             # The Airflow image's repository (tests/stacks/test_airflow_image_plan.py).
             "aws:ecr/repository:Repository", "aws:ecr/lifecyclePolicy:LifecyclePolicy",
+            # Log groups AWS services deliver to by name (infra/log_groups.py).
+            "aws:cloudwatch/logGroup:LogGroup",
         }
+        assert all(g.options["retainOnDelete"] for g in plan.of_type("aws:cloudwatch/logGroup:LogGroup"))
         # The durable Airflow keys, and the notification connections an operator fills in.
         assert sorted(r.input("name") for r in plan.of_type(SECRET)) == sorted(
             [f"batch-platform/{plan.stack}/airflow/{k}" for k in KEYS]
