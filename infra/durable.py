@@ -1,6 +1,7 @@
 """Durable resources: what outlives ``pulumi destroy`` and is picked up again by the next ``pulumi up``.
 
-The pattern, used by the Airflow secrets and the task-log bucket:
+The pattern, used by the Airflow secrets, the task-log bucket, the image repository and the log
+groups AWS services write to (``infra.log_groups``):
 
 1. the resource has a fixed name derived from the project, the stack and (for S3) the account and
    region, so a recreated stack knows what to look for;
@@ -39,6 +40,11 @@ def find_by_name(names: Sequence[str], arns: Sequence[str], wanted: str) -> Opti
 def bucket_exists(buckets: Iterable[Any], wanted: str) -> bool:
     """Whether a ListBuckets answer (filtered by prefix) holds the bucket named exactly ``wanted``."""
     return any(_field(b, "name") == wanted for b in buckets)
+
+
+def log_group_exists(names: Iterable[str], wanted: str) -> bool:
+    """Whether a DescribeLogGroups answer (filtered by prefix) holds the group named exactly ``wanted``."""
+    return wanted in set(names)
 
 
 def current_version_id(versions: Iterable[Any]) -> Optional[str]:

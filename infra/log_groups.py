@@ -15,15 +15,12 @@ adopted group gets the configured retention and tags back.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import Mapping
 
 import pulumi
 import pulumi_aws as aws
 
-
-def log_group_exists(names: Iterable[str], wanted: str) -> bool:
-    """Whether a DescribeLogGroups answer (filtered by prefix) holds the group named exactly ``wanted``."""
-    return wanted in set(names)
+from infra.durable import log_group_exists
 
 
 def service_log_group(

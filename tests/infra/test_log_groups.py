@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from infra.log_groups import log_group_exists, service_log_group
+from infra.durable import log_group_exists
+from infra.log_groups import service_log_group
 from stacks.offline import canned, record
 
 NAME = "/aws/eks/batch-platform-dev/cluster"
