@@ -4,11 +4,11 @@
 #   make plan [STACK=prod]   offline plan of a stack (default dev): what it would create, no cloud
 #   make test                every test (the program's, then the policy pack's in its own venv)
 #   make bench               benchmark figures: offline plan, Jenkins conversion, DagBag parse
-#   make docs                regenerate the README's configuration reference from stacks/config
+#   make docs                regenerate the configuration reference in docs/configuration.md from stacks/config
 #   make lock                regenerate requirements.txt from requirements.in, and from it the
 #                            Airflow image's images/airflow/requirements.txt
 #
-# The Airflow image (README, "The Airflow image"); needs docker with BuildKit, and to push the AWS CLI and
+# The Airflow image (docs/airflow-image.md); needs docker with BuildKit, and to push the AWS CLI and
 # the Pulumi CLI logged in to the stack's backend:
 #
 #   make image-build                          build the image of this checkout locally
@@ -70,7 +70,7 @@ bench: $(VENV)/.installed
 	$(PY) scripts/bench_migration.py
 
 docs: $(VENV)/.installed
-	$(PY) -m stacks.config.reference --write README.md
+	$(PY) -m stacks.config.reference --write docs/configuration.md
 
 lock:
 	rm -rf /tmp/batch-platform-lock

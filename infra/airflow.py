@@ -8,7 +8,7 @@ Registers, in the Airflow namespace:
 * one IAM role per log-writing or log-reading component (IRSA), limited to the task-log prefix of
   the bucket and to the notification connections in Secrets Manager;
 * the Secrets Manager secrets that hold the Slack and SMTP connections (the operator sets their
-  values; see README "Airflow");
+  values; see docs/airflow.md);
 * the Helm release (values from ``infra.airflow_values``) and, when a certificate is configured, a
   LoadBalancer Service for the UI: an NLB with TLS from ACM, internal unless configured otherwise.
 

@@ -207,7 +207,7 @@ def pgbouncer_ini(login: DatabaseLogin, plan: PoolPlan) -> str:
         # Hard ceiling per replica even if a pool is resized by hand.
         f"max_db_connections = {plan.metadata_pool_size}",
         # RDS enforces TLS (rds.force_ssl); require encrypts every server connection. verify-full
-        # also needs the RDS CA bundle mounted (pgbouncer.ssl.ca); see README "Airflow".
+        # also needs the RDS CA bundle mounted (pgbouncer.ssl.ca); see docs/airflow.md.
         "server_tls_sslmode = require",
         "server_tls_protocols = secure",
         "verbose = 0",

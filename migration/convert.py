@@ -1,6 +1,6 @@
 """JenkinsJob -> job spec data: the mapping rules of the migration, as pure functions.
 
-What maps to what (README "Migrating from Jenkins" has the full table): parameters -> params (password
+What maps to what (docs/migrating-from-jenkins.md has the full table): parameters -> params (password
 parameters -> secret_env references), timer -> schedule (``H`` resolved with the full name), disabled ->
 paused, concurrency -> max_active_runs, absolute timeout -> timeout_minutes, naginator / retry(n) ->
 retries, Mailer / email-ext / Slack -> notifications, downstream jobs -> triggers, a ``java -jar`` step ->

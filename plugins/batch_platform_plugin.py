@@ -6,7 +6,7 @@ the plugin share one class: the DAG processor imports it as ``batch_platform.tim
 DAG folder is on its ``sys.path``. The scheduler and API server do not parse DAG files and need not
 have the DAG folder on ``sys.path``, so this plugin puts it there (the configured ``[core]
 dags_folder``) before importing the class. Deploy this file into ``$AIRFLOW_HOME/plugins`` of every
-Airflow component (see README "Migrating from Jenkins", "Deploying").
+Airflow component (see docs/migrating-from-jenkins.md, "Deploying").
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ WORKSPACE_PATH = "/workspace"
 def jenkins_variables(spec: JobSpec) -> dict[str, str]:
     """The Jenkins variables a migrated script may use, with their Airflow values (rendered per run).
 
-    README "Migrating from Jenkins" explains each; JOB_NAME is the Jenkins full name when known.
+    docs/migrating-from-jenkins.md explains each; JOB_NAME is the Jenkins full name when known.
     """
     return {
         "BUILD_NUMBER": "{{ run_id }}",

@@ -218,7 +218,7 @@ def _format_error(error: dict[str, Any]) -> str:
     received = error.get("input")
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        return f"field '{path}': unknown field (allowed fields are listed in README section 'Migrating from Jenkins')"
+        return f"field '{path}': unknown field (allowed fields are listed in docs/migrating-from-jenkins.md)"
     if error["type"] == "missing":
         return f"field '{path}': required field is missing"
     shown = repr(received)

@@ -227,7 +227,7 @@ class UiConfig(Section):
 
 
 class AdminConfig(Section):
-    """The break-glass admin user (FAB auth manager); its password is generated, see README "Airflow"."""
+    """The break-glass admin user (FAB auth manager); its password is generated, see docs/airflow.md."""
 
     username: str = Field(
         "admin",
@@ -251,7 +251,7 @@ STOCK_REPOSITORIES = (
 class AirflowImageConfig(Section):
     """The image every Airflow container runs. Default: the platform image (images/airflow: the
     official image plus exactly the provider versions the tests run) in the stack's own ECR
-    repository, at the content tag of the checkout ``pulumi up`` runs from. See README "The Airflow image"."""
+    repository, at the content tag of the checkout ``pulumi up`` runs from. See docs/airflow-image.md."""
 
     repository: Optional[str] = Field(
         None,

@@ -1,6 +1,6 @@
 """The configuration reference, generated from the model: every key, its type, default and meaning.
 
-The README's "Configuration reference" is this output (a test keeps them equal), so the model stays
+docs/configuration.md's "Configuration reference" is this output (a test keeps them equal), so the model stays
 the one place where keys, defaults and their reasons are written.
 """
 
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     from pathlib import Path
 
     parser = argparse.ArgumentParser(prog="python -m stacks.config.reference", description=__doc__.splitlines()[0])
-    parser.add_argument("--write", type=Path, metavar="FILE", help="replace the reference block of FILE (e.g. README.md)")
+    parser.add_argument("--write", type=Path, metavar="FILE", help="replace the reference block of FILE (e.g. docs/configuration.md)")
     args = parser.parse_args(argv)
     if args.write is None:
         print(reference_markdown(), end="")

@@ -159,7 +159,7 @@ def durable_data_problems(resources: Sequence[StackResource], *, stack: str, buc
             f"the task log bucket {bucket} is neither protected nor retained: the destroy would delete the old task logs; "
             "the bucket must carry protect=True (pulumi destroy --exclude-protected keeps it in the state) or "
             "retain_on_delete=True with adoption on the next up (the destroy leaves it in AWS and the program "
-            "imports it again, see README section 'Data and secrets')"
+            "imports it again, see docs/data-and-dr.md)"
         )
     name = durable_secret_name(stack, FERNET_KEY)
     consequence = (

@@ -1,4 +1,4 @@
-"""The sizing arithmetic of README "The EKS cluster": the numbers there are these."""
+"""The sizing arithmetic of docs/cluster.md: the numbers there are these."""
 
 from infra.capacity import concurrent_jobs, free_for_jobs, jobs_per_node, kube_reserved_cpu_milli, kube_reserved_memory_mib, nodes_for
 

@@ -1,4 +1,4 @@
-"""The configuration reference in the README is generated from the model and kept current."""
+"""The configuration reference in docs/configuration.md is generated from the model and kept current."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from stacks.config.reference import END_MARKER, START_MARKER, reference_markdown
 
 
 def test_readme_holds_the_current_reference():
-    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
-    assert replace_block(readme, reference_markdown()) == readme, "README.md's configuration reference is stale: run make docs"
+    readme = (PROJECT_ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert replace_block(readme, reference_markdown()) == readme, "docs/configuration.md's configuration reference is stale: run make docs"
 
 
 def test_every_leaf_key_is_documented_with_its_default():
