@@ -88,10 +88,60 @@ class ReplicasConfig(Section):
     pgbouncer: int = Field(2, ge=1, description="PgBouncer replicas, each with its own pool.")
 
 
+# A DNS name (RFC 1123 labels), e.g. airflow.example.com.
+HOSTNAME = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
+# git's scp-like syntax: [user@]host:path (no scheme; the path must not start with //).
+_SCP_LIKE = re.compile(r"^(?:[A-Za-z0-9._-]+@)?(?P<host>[A-Za-z0-9.-]+):(?!//)(?P<path>[^\s]+)$")
+
+
+def git_url_problem(url: str) -> Optional[str]:
+    """Why ``url`` is not a remote git URL git-sync can clone over an encrypted transport, or None.
+
+    The forms are those of git-clone(1) "GIT URLS": ``https://host/path``, ``ssh://[user@]host[:port]/path``
+    and the scp-like ``[user@]host:path``.
+    """
+    from urllib.parse import urlsplit
+
+    expected = "expected a git clone URL: https://host/org/repo.git, ssh://git@host/org/repo.git or git@host:org/repo.git"
+    if any(c.isspace() for c in url):
+        return f"{expected} (no spaces)"
+    if "://" in url:
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "git", "file"):
+            return f"{expected}: {parts.scheme}:// is not encrypted or not remote"
+        if parts.scheme not in ("https", "ssh"):
+            return f"{expected}, not a {parts.scheme}:// URL"
+        try:
+            parts.port
+        except ValueError:
+            return f"{expected} (the port is not a number)"
+        if not parts.hostname or not HOSTNAME.match(parts.hostname.lower()) and not _is_ip(parts.hostname):
+            return f"{expected} (no valid host name)"
+        if parts.path in ("", "/"):
+            return f"{expected} (no repository path)"
+        if parts.scheme == "https" and parts.password:
+            return "a password in the URL would be stored in plain text: use an SSH deploy key (ssh_key_secret)"
+        return None
+    match = _SCP_LIKE.match(url)
+    if match is None or not (HOSTNAME.match(match["host"].lower()) or _is_ip(match["host"])):
+        return expected
+    return None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 class GitSyncConfig(Section):
     """DAGs pulled from git by a git-sync sidecar."""
 
-    repo: Optional[str] = Field(None, description="Clone URL, e.g. git@github.com:org/dags.git.")
+    repo: Optional[str] = Field(
+        None, description="Clone URL over HTTPS or SSH, e.g. git@github.com:org/dags.git or https://github.com/org/dags.git."
+    )
     branch: str = Field("main", description="Branch each environment tracks.")
     sub_path: str = Field("dags", description="Folder of the DAGs inside the repository.")
     ssh_key_secret: Optional[str] = Field(
@@ -101,6 +151,14 @@ class GitSyncConfig(Section):
     )
     known_hosts: Optional[str] = Field(None, description="known_hosts lines of the git host (public keys).")
     period_seconds: int = Field(60, ge=10, le=3600, description="Seconds between pulls.")
+
+    @field_validator("repo")
+    @classmethod
+    def _repo(cls, value: Optional[str]) -> Optional[str]:
+        problem = git_url_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @property
     def uses_ssh(self) -> bool:
@@ -164,7 +222,9 @@ class UiConfig(Section):
         "(dev may use kubectl port-forward); prod requires it.",
     )
     hostname: Optional[str] = Field(
-        None, description="DNS name of the UI (the certificate's name); the stack output airflow_url uses it."
+        None,
+        description="DNS name of the UI (the certificate's name), lowercase, e.g. airflow.example.com; the stack "
+        "output airflow_url uses it.",
     )
     internet_facing: bool = Field(
         False, description="true makes the NLB internet-facing: only with an explicit allowed_cidrs list."
@@ -172,6 +232,13 @@ class UiConfig(Section):
     allowed_cidrs: list[str] = Field(
         default_factory=list, description="Client ranges allowed to reach the NLB (loadBalancerSourceRanges)."
     )
+
+    @field_validator("hostname")
+    @classmethod
+    def _hostname(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and (len(value) > 253 or not HOSTNAME.match(value)):
+            raise ValueError("expected a lowercase DNS name such as airflow.example.com (no scheme, no path)")
+        return value
 
     @field_validator("allowed_cidrs")
     @classmethod

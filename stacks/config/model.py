@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
+from infra.aws_catalog import region_problem
+from infra.pgbouncer import AirflowDatabaseClients, PoolPlanError, plan_pools
 from stacks.config.airflow import AirflowConfig
 from stacks.config.base import Section
 from stacks.config.batch import BatchConfig
@@ -32,15 +34,21 @@ def _tag_key(key: str) -> str:
     return key
 
 
+def _region(region: str) -> str:
+    problem = region_problem(region)
+    if problem:
+        raise ValueError(problem)
+    return region
+
+
 class StackConfig(Section):
     """Everything one environment needs. Sections are documented on their own models."""
 
     tier: Literal["dev", "prod"] = Field(
         description="dev is cheap and disposable; prod adds the resilience and protection rules."
     )
-    region: str = Field(
-        pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$",
-        description="AWS region every resource of the stack lives in, e.g. eu-west-1.",
+    region: Annotated[str, AfterValidator(_region)] = Field(
+        description="AWS region every resource of the stack lives in, e.g. eu-west-1 (one of botocore's partitions).",
     )
     tags: dict[Annotated[str, AfterValidator(_tag_key)], str] = Field(
         default_factory=dict,
@@ -64,4 +72,21 @@ class StackConfig(Section):
                 Problem("batch.namespace", self.batch.namespace, "must differ from airflow.namespace (batch Jobs get their own guard rails)")
             )
         found += self.database.region_problems(self.region, "database")
+        found += self._pool_problems()
         return found
+
+    def _pool_problems(self) -> list[Problem]:
+        """The database must carry PgBouncer's pools for the Airflow replicas (infra/pgbouncer.py)."""
+        replicas = self.airflow.replicas
+        clients = AirflowDatabaseClients(
+            schedulers=replicas.scheduler,
+            api_servers=replicas.api_server,
+            api_workers_per_server=self.airflow.api_workers_per_server,
+            triggerers=replicas.triggerer,
+            dag_processors=replicas.dag_processor,
+        )
+        try:
+            plan_pools(self.database.instance_class, replicas.pgbouncer, clients)
+        except PoolPlanError as exc:
+            return [Problem("database.instance_class", self.database.instance_class, str(exc))]
+        return []

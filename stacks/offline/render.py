@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from typing import Any
 
+from stacks.offline.canned import PLACEHOLDER_NOTE
 from stacks.offline.harness import Plan, RecordedResource
 
 # The inputs worth seeing at a glance, per resource type (dotted paths into the inputs).
@@ -118,7 +119,7 @@ def render_text(plan: Plan) -> str:
     about = f" (tier {plan.config.tier}, region {plan.config.region})" if plan.config else ""
     lines = [
         f"Offline plan of stack {plan.stack}{about}.",
-        "Nothing was read from or sent to AWS; invoke answers below are placeholders.",
+        "Nothing was read from or sent to AWS; the invoke answers are listed at the end.",
         "",
     ]
 
@@ -141,14 +142,24 @@ def render_text(plan: Plan) -> str:
     lines += ["", "Stack outputs:"]
     for key in sorted(plan.outputs):
         lines.append(f"  {key} = {_short(plan.outputs[key])}")
+    if plan.warnings:
+        lines += ["", "Notes of the program (pulumi up prints them as warnings; an offline plan deploys nothing):"]
+        lines += [f"  - {message}" for message in plan.warnings]
     lines += ["", "Offline placeholders (canned invoke answers, not read from AWS):"]
     seen = set()
-    for invoke in plan.invokes:
+    for invoke in _in_stable_order(plan.invokes):
         shown = f"  {invoke.token}({_short(invoke.args)}) -> {_short(invoke.result)}"
+        if invoke.note != PLACEHOLDER_NOTE:
+            shown += f"  [{invoke.note}]"
         if shown not in seen:
             seen.add(shown)
             lines.append(shown)
     return "\n".join(lines) + "\n"
+
+
+def _in_stable_order(invokes: list) -> list:
+    # Invokes run concurrently: their call order varies from run to run, the plan must not.
+    return sorted(invokes, key=lambda i: (i.token, json.dumps(i.args, sort_keys=True, default=str)))
 
 
 def plan_document(plan: Plan) -> dict[str, Any]:
@@ -175,9 +186,10 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "outputs": plan.outputs,
         "secretOutputs": plan.secret_outputs,
         "placeholders": [
-            {"invoke": i.token, "args": i.args, "result": i.result, "note": "offline placeholder, not read from AWS"}
-            for i in plan.invokes
+            {"invoke": i.token, "args": i.args, "result": i.result, "note": i.note}
+            for i in _in_stable_order(plan.invokes)
         ],
+        "warnings": plan.warnings,
     }
 
 
