@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shlex
 import textwrap
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -129,9 +130,27 @@ def check_variables(job: JenkinsJob) -> None:
             job.issue("variable", f"${variable} has no Airflow equivalent", "remove it or pass the value as a param")
 
 
+def dag_id_for(full_name: str) -> str:
+    """The DAG id (and spec name) of a Jenkins full name: accents transliterated, the rest slugged.
+
+    ``Ünïcode-Job`` becomes ``unicode-job``. A name with letters that have no ASCII form (``日次``)
+    is refused rather than shortened to what is left: two such jobs would collide silently.
+    """
+    ascii_text = unicodedata.normalize("NFKD", full_name).encode("ascii", "ignore").decode("ascii")
+    lost = [c for c in unicodedata.normalize("NFKD", full_name) if not c.isascii() and unicodedata.category(c)[0] in "LN"]
+    if lost:
+        raise ConversionError(
+            f"the job name {full_name!r} has letters with no ASCII form ({''.join(dict.fromkeys(lost))}); a DAG id "
+            "is ASCII: rename the job in Jenkins, or convert its config.xml from a folder with an ASCII name"
+        )
+    return slug(ascii_text)
+
+
 def to_spec_data(job: JenkinsJob, options: Options) -> dict[str, Any]:
     """The spec for ``job``; validated against the schema the DAGs load with."""
-    name = slug(job.full_name)
+    name = dag_id_for(job.full_name)
+    if name != job.full_name:
+        job.mapped.append(f"job name {job.full_name!r} -> DAG id {name!r}")
     image, command = build_command(job, name, options)
     check_variables(job)
     data: dict[str, Any] = {"name": name}
@@ -172,7 +191,7 @@ def to_spec_data(job: JenkinsJob, options: Options) -> dict[str, Any]:
         data["notifications"] = notifications
     if job.triggers:
         data["triggers"] = [
-            {"dag_id": slug(t.target), "when": t.when, **({"conf": t.conf} if t.conf else {})} for t in job.triggers
+            {"dag_id": dag_id_for(t.target), "when": t.when, **({"conf": t.conf} if t.conf else {})} for t in job.triggers
         ]
     folder = job.full_name.split("/")[0] if "/" in job.full_name else None
     data["tags"] = ["jenkins"] + ([slug(folder)] if folder else [])

@@ -375,6 +375,8 @@ COSMETIC_OPTIONS = {"timestamps", "ansiColor", "skipDefaultCheckout", "preserveS
 
 def read_jenkinsfile(text: str, job: JenkinsJob) -> None:
     """Map a declarative pipeline onto ``job``; raise ManualMigration for scripted pipelines."""
+    if not text.strip():
+        raise JenkinsfileSyntaxError("the Jenkinsfile is empty: no pipeline to convert")
     nodes = parse(text)
     pipelines = [n for n in nodes if n.name == "pipeline" and n.body is not None]
     others = [n for n in nodes if n not in pipelines]

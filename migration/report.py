@@ -1,20 +1,28 @@
 """The migration report: per job, what mapped and everything that did not, as Markdown and JSON.
 
 Statuses: ``converted`` (nothing left to do), ``review`` (spec written; some elements did not map),
-``manual`` (not converted on purpose, e.g. a scripted pipeline), ``error`` (bad input or a refused
-overwrite; nothing written for that job), ``skipped`` (a folder's own config.xml: not a job). The
-report holds no timestamps, so two runs over the same input produce the same report.
+``kept`` (a spec edited by hand whose Jenkins job has not changed: left as it is), ``manual`` (not
+converted on purpose, e.g. a scripted pipeline), ``error`` (bad input or a refused overwrite; nothing
+written for that job), ``skipped`` (a folder's own config.xml: not a job). Items that did not map are
+grouped: the same element a thousand times is one line with its count. The report holds no
+timestamps, so two runs over the same input produce the same report.
+
+Reports accumulate: ``migration-report.md``/``.json`` are the latest run's; a different earlier
+report is moved to ``history/migration-report-<n>.md``/``.json`` first, and ``index.md`` lists every
+run with its summary.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from migration.model import Issue
 
-STATUSES = ("converted", "review", "manual", "error", "skipped")
+STATUSES = ("converted", "review", "kept", "manual", "error", "skipped")
 
 
 @dataclass
@@ -38,9 +46,15 @@ class JobReport:
             "spec": self.spec,
             "message": self.message,
             "mapped": list(self.mapped),
-            "not_mapped": [issue.as_dict() for issue in self.issues],
+            "not_mapped": [{**issue.as_dict(), "count": count} for issue, count in grouped(self.issues)],
             "secrets_redacted": self.secrets_redacted,
         }
+
+
+def grouped(issues: list[Issue]) -> list[tuple[Issue, int]]:
+    """Each distinct item once, with how often it occurs, in order of first appearance."""
+    counts = Counter((i.category, i.detail, i.hint) for i in issues)
+    return [(Issue(*key), count) for key, count in counts.items()]
 
 
 def summary(jobs: list[JobReport]) -> dict[str, int]:
@@ -64,14 +78,13 @@ def to_markdown(jobs: list[JobReport]) -> str:
     out = [
         "# Jenkins migration report",
         "",
-        f"{counts['total']} definitions: {counts['converted']} converted, {counts['review']} converted with items "
-        f"to review, {counts['manual']} need manual migration, {counts['error']} failed, {counts['skipped']} skipped.",
+        _summary_line(counts),
         "",
         "| Jenkins job | Status | DAG id | Not mapped |",
         "|---|---|---|---|",
     ]
     for job in jobs:
-        out.append(f"| `{job.full_name}` | {job.status} | {job.dag_id or '-'} | {len(job.issues)} |")
+        out.append(f"| `{job.full_name}` | {job.status} | {job.dag_id or '-'} | {len(grouped(job.issues))} |")
     for job in jobs:
         out += ["", f"## `{job.full_name}` - {job.status}", "", f"Source: `{job.source}`"]
         if job.spec:
@@ -83,15 +96,60 @@ def to_markdown(jobs: list[JobReport]) -> str:
         if job.mapped:
             out += ["", "Mapped:", ""] + [f"- {_cell(item)}" for item in job.mapped]
         if job.issues:
-            out += ["", "Not mapped (needs a decision):", "", "| Category | Detail | Hint |", "|---|---|---|"]
-            out += [f"| {i.category} | {_cell(i.detail)} | {_cell(i.hint)} |" for i in job.issues]
+            out += ["", "Not mapped (needs a decision):", "", "| Category | Detail | Hint | Count |", "|---|---|---|---|"]
+            out += [f"| {i.category} | {_cell(i.detail)} | {_cell(i.hint)} | {n} |" for i, n in grouped(job.issues)]
     return "\n".join(out) + "\n"
 
 
-def write_reports(directory: Path, jobs: list[JobReport]) -> tuple[Path, Path]:
+def _summary_line(counts: dict[str, int]) -> str:
+    return (
+        f"{counts['total']} definitions: {counts['converted']} converted, {counts['review']} converted with items "
+        f"to review, {counts['kept']} kept as edited by hand, {counts['manual']} need manual migration, "
+        f"{counts['error']} failed, {counts['skipped']} skipped."
+    )
+
+
+@dataclass(frozen=True)
+class WrittenReports:
+    markdown: Path
+    json: Path
+    index: Path
+    previous: Path | None
+    """Where the previous run's report went (None: there was none, or it was identical)."""
+
+
+_HISTORY = re.compile(r"^migration-report-(\d+)\.md$")
+
+
+def write_reports(directory: Path, jobs: list[JobReport]) -> WrittenReports:
     from migration.writer import write_atomic
 
     md, js = directory / "migration-report.md", directory / "migration-report.json"
-    write_atomic(md, to_markdown(jobs))
-    write_atomic(js, to_json(jobs))
-    return md, js
+    markdown, document = to_markdown(jobs), to_json(jobs)
+    history = directory / "history"
+    previous = None
+    if md.exists() and md.read_text(encoding="utf-8") != markdown:
+        numbers = [int(m.group(1)) for p in history.glob("migration-report-*.md") if (m := _HISTORY.match(p.name))]
+        number = max(numbers, default=0) + 1
+        history.mkdir(exist_ok=True)
+        previous = history / f"migration-report-{number:04d}.md"
+        md.replace(previous)
+        if js.exists():
+            js.replace(history / f"migration-report-{number:04d}.json")
+    write_atomic(md, markdown)
+    write_atomic(js, document)
+    index = directory / "index.md"
+    write_atomic(index, _index(directory, history))
+    return WrittenReports(md, js, index, previous)
+
+
+def _index(directory: Path, history: Path) -> str:
+    lines = ["# Migration reports", "", "Every run of the converter, oldest first; the last one is the latest.", ""]
+    runs = sorted(
+        (int(m.group(1)), p) for p in history.glob("migration-report-*.md") if (m := _HISTORY.match(p.name))
+    )
+    for number, path in [*runs, (None, directory / "migration-report.md")]:
+        first = path.read_text(encoding="utf-8").splitlines()[2:3]
+        label = f"run {number}" if number is not None else "latest"
+        lines.append(f"- [{label}]({path.relative_to(directory).as_posix()}): {first[0] if first else ''}")
+    return "\n".join(lines) + "\n"
