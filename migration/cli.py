@@ -18,7 +18,7 @@ from batch_platform.jenkins_cron import CronSpecError, validate_timezone
 from migration.convert import FolderDefinition, Options, dag_id_for, read_definition, to_spec_data
 from migration.discover import SKIPPED_DIRS, discover
 from migration.model import ConversionError, Issue, ManualMigration
-from migration.report import JobReport, summary, write_reports
+from migration.report import JobReport, grouped, summary, write_reports
 from migration.writer import KUBERNETES_OBJECT_LIMIT_BYTES, HandEdited, NameTaken, render_spec, write_job
 
 
@@ -200,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     for report in reports:
         if report.status in ("converted", "review"):
-            extra = f" ({len(report.issues)} items to review)" if report.issues else ""
+            items = len(grouped(report.issues))
+            extra = f" ({items} item{'s' if items != 1 else ''} to review)" if items else ""
             print(f"{report.status:9} {report.full_name} -> {report.spec}{extra}")
         elif report.status in ("skipped", "kept"):
             print(f"{report.status:9} {report.full_name}: {report.message}")

@@ -327,7 +327,7 @@ class AirflowImageConfig(Section):
     )
     tag: Optional[str] = Field(
         None,
-        description="Image tag. Unset: the content tag of this checkout (python -m stacks image-tag <stack>).",
+        description="Image tag. Unset: the content tag of this checkout (.venv/bin/python -m stacks image-tag <stack>).",
     )
 
     @field_validator("tag")
