@@ -14,6 +14,7 @@ from typing import Any, Mapping
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from infra.aws_catalog import region_problem
 from stacks.config import yaml_source
 from stacks.config.base import Section
 from stacks.config.model import NAMESPACE, TIERS, StackConfig
@@ -55,7 +56,8 @@ def load_stack_file(path: Path) -> StackConfig:
     config = document.get("config") or {}
     if not isinstance(config, dict):
         raise StackConfigError(source, [*problems, Problem("config", config, "expected a mapping of namespaced keys")])
-    return validate(config, source, problems)
+    stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    return validate(config, source, problems, stack=stack)
 
 
 def _duplicate_problem(duplicate: yaml_source.DuplicateKey) -> Problem:
@@ -81,7 +83,7 @@ def load_from_pulumi() -> StackConfig:
     for key, value in merged.items():
         # The engine hands secrets over decrypted: mark them so they are refused like a secure: value.
         flat[key] = {SECURE_KEY: "[secret]"} if runtime_config.is_config_secret(key) else _decode(value)
-    return validate(flat, f"Pulumi.{pulumi.get_stack()}.yaml")
+    return validate(flat, f"Pulumi.{pulumi.get_stack()}.yaml", stack=pulumi.get_stack())
 
 
 def _decode(value: Any) -> Any:
@@ -94,11 +96,13 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def validate(config: Mapping[str, Any], source: str, problems: list[Problem] | None = None) -> StackConfig:
+def validate(
+    config: Mapping[str, Any], source: str, problems: list[Problem] | None = None, *, stack: str | None = None
+) -> StackConfig:
     """Validate namespaced config (``{"batch-platform:network": {...}, ...}``) into a StackConfig.
 
-    Collects every problem (types, unknown keys, cross-field and per-tier rules) and raises one
-    StackConfigError listing them all.
+    Collects every problem (types, unknown keys, cross-field and per-tier rules, and with ``stack``
+    the names AWS resources get from the stack's name) and raises one StackConfigError listing them all.
     """
     problems = list(problems or [])
     raw: dict[str, Any] = {}
@@ -118,6 +122,11 @@ def validate(config: Mapping[str, Any], source: str, problems: list[Problem] | N
                 )
             )
 
+    region = raw.get("region")
+    if stack is not None and isinstance(region, str) and region_problem(region) is None:
+        from stacks.stack_name import stack_name_problems
+
+        problems += stack_name_problems(stack, region)
     secrets = _secure_values(raw, ())
     problems += [Problem(".".join(path), "[secret]", SECRET_EXPECTED) for path in secrets]
     try:

@@ -191,3 +191,17 @@ def test_a_section_given_in_part_keeps_the_documented_defaults_of_the_rest():
     assert (groups.batch.instance_types, groups.batch.min_size, groups.batch.max_size) == (["m6i.2xlarge"], 0, 5)
     scheduler = ComponentResourcesConfig.model_validate({"scheduler": {"cpu_limit": "4"}}).scheduler
     assert (scheduler.cpu_request, scheduler.cpu_limit, scheduler.memory_limit) == ("1", "4", "4Gi")
+
+
+def test_a_stack_name_aws_cannot_use_in_names_is_refused_before_the_plan_starts(tmp_path, capsys):
+    shutil.copy(PROJECT_ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    long_name = "averyveryverylongstackname-for-testing"
+    for stack in ("Dev", long_name):
+        (tmp_path / f"Pulumi.{stack}.yaml").write_text(DEV, encoding="utf-8")
+    assert main(["--project-dir", str(tmp_path), "plan", "Dev"]) == 2
+    err = capsys.readouterr().err
+    assert "Pulumi.Dev.yaml: (stack name) = \"Dev\": ECR repository name 'batch-platform/Dev/airflow'" in err
+    assert "Traceback" not in err
+    assert main(["--project-dir", str(tmp_path), "plan", long_name]) == 2
+    err = capsys.readouterr().err
+    assert f"(stack name) = \"{long_name}\": task log bucket name 'batch-platform-{long_name}-task-logs-<account-id>-eu-west-1'" in err
