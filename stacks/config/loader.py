@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -171,11 +172,12 @@ def _under_any(loc: tuple[Any, ...], paths: list[tuple[str, ...]]) -> bool:
 
 
 def _rules_of_valid_sections(raw: dict[str, Any], broken: list[tuple[str, ...]]) -> list[Problem]:
-    """Run the cross-field and per-tier rules of every section that parsed, to any depth.
+    """Run the cross-field and per-tier rules despite broken keys, so one run reports everything it can.
 
-    A section with a broken key cannot run its own rules (they read the key), but each of its
-    sub-sections that parsed still does: one typo in ``airflow.replicas`` does not hide a problem in
-    ``airflow.dags``, and a broken ``region`` does not hide one in ``network``.
+    A section with broken keys runs its rules with those keys at their defaults, and keeps only the
+    problems that cannot be about them: not at a broken key, and not naming one (rules name the keys
+    they compare, e.g. "must be >= min_size"). A broken sub-section runs its own rules the same way,
+    to any depth, and a section whose broken key has no default runs only its sub-sections' rules.
     """
     tier = raw.get("tier")
     if tier not in TIERS:
@@ -184,22 +186,36 @@ def _rules_of_valid_sections(raw: dict[str, Any], broken: list[tuple[str, ...]])
 
 
 def _rules_of(model: type[BaseModel], raw: Any, path: tuple[str, ...], broken: list[tuple[str, ...]], tier: str) -> list[Problem]:
-    found: list[Problem] = []
     values = raw if isinstance(raw, dict) else {}
+    depth = len(path)
+    broken_keys = {loc[depth] for loc in broken if len(loc) > depth and loc[:depth] == path}
+    if not path:
+        broken_keys.discard("tier")  # validate() only gets here with a valid tier
+    try:
+        section = model.model_validate({k: v for k, v in values.items() if k not in broken_keys})
+    except ValidationError:
+        section = None  # a broken key without a default: only the sub-sections can be checked
+    found: list[Problem] = []
+    if isinstance(section, Section):
+        rules = section.problems(tier, ".".join(path)) if path else section.problems(tier)
+        found += [p for p in rules if not _about_any(p, path, broken_keys)]
     for name, field in model.model_fields.items():
         cls = field.annotation
-        if not (isinstance(cls, type) and issubclass(cls, Section)):
-            continue
-        here = (*path, name)
-        if any(loc[: len(here)] == here for loc in broken):
-            found += _rules_of(cls, values.get(name), here, broken, tier)
-            continue
-        try:
-            section = cls.model_validate(values[name]) if name in values else field.get_default(call_default_factory=True)
-        except ValidationError:
-            continue
-        found += section.problems(tier, ".".join(here))
+        if name in broken_keys and isinstance(cls, type) and issubclass(cls, Section):
+            found += _rules_of(cls, values.get(name), (*path, name), broken, tier)
+        elif section is None and isinstance(cls, type) and issubclass(cls, Section):
+            found += _rules_of(cls, values.get(name), (*path, name), broken, tier)
     return found
+
+
+def _about_any(problem: Problem, path: tuple[str, ...], keys: set[str]) -> bool:
+    for key in keys:
+        dotted = ".".join((*path, key))
+        if problem.path == dotted or problem.path.startswith(dotted + "."):
+            return True
+        if re.search(rf"(?<![\w.]){re.escape(key)}(?!\w)", problem.expected):
+            return True
+    return False
 
 
 def _to_problem(err: dict[str, Any]) -> Problem:

@@ -155,8 +155,9 @@ def test_several_problems_are_reported_together():
     config["batch-platform:tags"] = {"aws:x": "1"}
     config["batch-platform:colour"] = "blue"
     messages = problems_of(config)
-    assert len(messages) == 4, messages
+    assert len(messages) == 5, messages
     assert {m.split(" = ")[0] for m in messages} == {
+        "Pulumi.prod.yaml: network.nat_gateways",
         "Pulumi.prod.yaml: database.multi_az",
         "Pulumi.prod.yaml: network.vpc_cidr",
         "Pulumi.prod.yaml: tags.aws:x",

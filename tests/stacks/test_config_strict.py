@@ -205,3 +205,15 @@ def test_a_stack_name_aws_cannot_use_in_names_is_refused_before_the_plan_starts(
     assert main(["--project-dir", str(tmp_path), "plan", long_name]) == 2
     err = capsys.readouterr().err
     assert f"(stack name) = \"{long_name}\": task log bucket name 'batch-platform-{long_name}-task-logs-<account-id>-eu-west-1'" in err
+
+
+def test_a_sections_rules_still_run_beside_its_broken_key_but_say_nothing_about_it(tmp_path, capsys):
+    prod = (PROJECT_ROOT / "Pulumi.prod.yaml").read_text(encoding="utf-8")
+    shutil.copy(PROJECT_ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    broken = prod.replace("az_count: 3", "az_count: 1").replace("nat_gateways: one_per_az", "nat_gateways: single")
+    (tmp_path / "Pulumi.prod.yaml").write_text(broken, encoding="utf-8")
+    assert main(["--project-dir", str(tmp_path), "plan", "prod"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == "Pulumi.prod.yaml: 2 configuration problems:"
+    assert "network.az_count = 1: expected >= 2" in err
+    assert 'network.nat_gateways = "single": prod needs one_per_az' in err
