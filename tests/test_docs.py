@@ -31,6 +31,7 @@ DOCUMENTS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))
 RUNNABLE = re.compile(r"^<!-- runnable-offline(?: exit=(\d+))? -->$")
 NOT_RUNNABLE = re.compile(r"^<!-- not-runnable-offline: \S.* -->$")
 STDOUT, STDERR = "<!-- stdout-of-the-block-above -->", "<!-- stderr-of-the-block-above -->"
+STDOUT_EXCERPT = "<!-- stdout-excerpt-of-the-block-above -->"
 EXCERPT = re.compile(r"^<!-- excerpt-of: (\S+) -->$")
 FENCE = re.compile(r"^(\s*)(```+|~~~+)\s*([\w+-]*)")
 SHELL_LANGUAGES = {"sh", "bash", "shell", "console", ""}
@@ -108,6 +109,12 @@ def test_every_runnable_offline_block_runs_as_written_and_shows_what_it_prints(d
             shown = last.stdout if block.marker == STDOUT else last.stderr
             assert block.text == shown, f"{block.where}: the block is not what the command printed; it printed:\n{shown}"
             checked += 1
+        elif block.marker == STDOUT_EXCERPT:
+            assert last is not None, f"{block.where}: {block.marker} with no runnable block above it"
+            assert in_order(block.text, last.stdout), (
+                f"{block.where}: not verbatim parts (separated by '...' lines) of what the command printed:\n{last.stdout}"
+            )
+            checked += 1
         elif excerpt := EXCERPT.match(block.marker):
             path = REPO_ROOT / excerpt.group(1)
             assert path.is_file(), f"{block.where}: {excerpt.group(1)} does not exist after the blocks above ran"
@@ -115,6 +122,25 @@ def test_every_runnable_offline_block_runs_as_written_and_shows_what_it_prints(d
             assert block.text in content, f"{block.where}: not a verbatim part of {excerpt.group(1)}, which reads:\n{content}"
             checked += 1
     assert checked
+
+
+def in_order(excerpt: str, text: str) -> bool:
+    """Each part of ``excerpt`` (parts are separated by lines reading ``...``) is in ``text``, in order."""
+    parts, current = [], []
+    for line in excerpt.splitlines(keepends=True):
+        if line.strip() == "...":
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(line)
+    parts.append("".join(current))
+    position = 0
+    for part in filter(None, parts):
+        found = text.find(part, position)
+        if found < 0:
+            return False
+        position = found + len(part)
+    return True
 
 
 def test_every_block_that_looks_runnable_offline_is_marked_or_says_why_not():
