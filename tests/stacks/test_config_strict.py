@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from stacks.cli import main
-from stacks.config import StackConfig
+from stacks.config import StackConfig, StackConfigError, load_stack_file
 from stacks.config.base import Section
 from stacks.config.loader import PROJECT_ROOT
 
@@ -124,6 +124,10 @@ def test_a_bad_stack_file_is_refused_before_the_plan_starts(tmp_path, capsys, te
         assert lines and f"line {line_of(text, needle, second)}" in expected
     code, out, err = plan(tmp_path, text, capsys)
     assert code == 2
+    # Refused by the stack file's validation itself, which runs before the program registers anything.
+    with pytest.raises(StackConfigError) as refused:
+        load_stack_file(tmp_path / "Pulumi.dev.yaml")
+    assert f"  - Pulumi.dev.yaml: {expected}" in str(refused.value)
     assert out == ""  # no plan: nothing was registered
     assert err.startswith("Pulumi.dev.yaml: "), err  # the report is all there is (no program warning before it)
     assert f"  - Pulumi.dev.yaml: {expected}" in err, err
