@@ -58,6 +58,8 @@ class Options:
 def read_definition(definition: Definition) -> JenkinsJob:
     """Read one config.xml or Jenkinsfile into a JenkinsJob (raises ConversionError / ManualMigration)."""
     job = JenkinsJob(full_name=definition.full_name, source=definition.display, kind="freestyle")
+    if definition.kind == "unreadable":
+        raise ConversionError(f"cannot list the directory ({definition.error}): the jobs in it, if any, were not converted")
     try:
         data = definition.path.read_bytes()
     except OSError as exc:

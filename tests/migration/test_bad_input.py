@@ -7,6 +7,7 @@ written at all), 1 when jobs failed to convert (the others still are).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from migration.cli import main
@@ -158,3 +159,23 @@ def test_a_spec_larger_than_kubernetes_stores_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "more than the 1,572,864 bytes (1.5 MiB) Kubernetes stores in one object" in err
     assert files_under(tmp_path / "out") == []
+
+
+def test_a_directory_that_cannot_be_listed_is_reported_not_skipped(tmp_path, capsys, monkeypatch):
+    # Permissions do not stop root (CI runs as root): the listing failure is injected where os.walk lists.
+    export = tmp_path / "export"
+    job(export, "nightly")
+    hidden = export / "jobs" / "team"
+    hidden.mkdir()
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if Path(path) == hidden:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    assert run(tmp_path, export) == 1
+    err = capsys.readouterr().err
+    assert f"error     {hidden}: {hidden}: cannot list the directory (Permission denied): the jobs in it, if any, were not converted" in err
+    assert files_under(tmp_path / "out") == ["nightly.py", "nightly.yaml"]
