@@ -260,3 +260,14 @@ def update(document: Path) -> None:
 if __name__ == "__main__":
     for name in sys.argv[1:]:
         update(Path(name).resolve())
+
+
+def test_the_docs_do_not_point_readers_at_this_projects_issue_tracker_numbers():
+    """'issue 4' means nothing to a reader of a clone; link the page that holds the topic instead."""
+    mentions = [
+        f"{d.relative_to(REPO_ROOT)}:{n}: {line.strip()}"
+        for d in DOCUMENTS
+        for n, line in enumerate(d.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"\bissues? \d+\b", line, re.IGNORECASE)
+    ]
+    assert not mentions, "\n".join(mentions)
