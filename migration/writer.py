@@ -139,6 +139,8 @@ def write_job(out: Path, name: str, spec_text: str, full_name: str, force: bool)
     """Write the job's spec and DAG file; return the spec's path and False when a hand-edited spec was kept."""
     spec_path, dag_path = out / f"{name}.yaml", out / f"{name}.py"
     if not check_can_write(spec_path, dag_path, name, spec_text, full_name, force):
+        if not dag_path.exists():  # the kept spec still needs its DAG file to be loaded
+            write_atomic(dag_path, dag_file_text(name))
         return spec_path, False
     write_atomic(spec_path, spec_text)
     write_atomic(dag_path, dag_file_text(name))

@@ -184,6 +184,9 @@ def test_hand_edited_spec_is_kept_while_its_job_is_unchanged_and_refused_once_it
     report = json.loads((tmp_path / "report" / "migration-report.json").read_text())
     assert report["jobs"][0]["status"] == "kept"
     assert report["summary"]["kept"] == 1
+    (tmp_path / "jobs" / "pipeline-inline.py").unlink()  # a kept spec still gets its DAG file
+    assert run(tmp_path, inputs=[job]) == 0
+    assert (tmp_path / "jobs" / "pipeline-inline.py").exists() and spec.read_text() == edited
     # The Jenkins job changed since: a person must merge the two.
     text = job.read_text()
     assert "<description>" in text
