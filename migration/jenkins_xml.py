@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from pathlib import Path
 from xml.parsers import expat
 
 from migration import knowledge
 from migration.jenkinsfile import read_jenkinsfile
-from migration.model import ConversionError, JenkinsJob, ManualMigration, Param, Trigger
+from migration.model import ConversionError, JenkinsJob, ManualMigration, Param, ScmScript, Trigger
 
 FOLDER_TYPES = {"com.cloudbees.hudson.plugins.folder.Folder", "jenkins.branch.OrganizationFolder"}
 MANUAL_TYPES = {
@@ -94,8 +96,11 @@ def job_type(root: ET.Element) -> str:
     return root.tag
 
 
-def read_config(root: ET.Element, job: JenkinsJob) -> None:
-    """Fill ``job`` from a parsed config.xml root (freestyle ``project`` or pipeline ``flow-definition``)."""
+def read_config(root: ET.Element, job: JenkinsJob, checkouts: Mapping[str, Path] | None = None) -> None:
+    """Fill ``job`` from a parsed config.xml root (freestyle ``project`` or pipeline ``flow-definition``).
+
+    ``checkouts`` maps repository URLs (normalized) to local checkouts, for pipelines whose Jenkinsfile is in SCM.
+    """
     if root.tag in MANUAL_TYPES:
         # Read what can be read, so the report still shows the schedule, parameters and links.
         _common(root, job)
@@ -108,7 +113,7 @@ def read_config(root: ET.Element, job: JenkinsJob) -> None:
         _read_freestyle(root, job)
     elif root.tag == "flow-definition":
         job.kind = "pipeline"
-        _read_pipeline(root, job)
+        _read_pipeline(root, job, checkouts)
     else:
         raise ManualMigration(f"unsupported job type <{root.tag}>{_plugin(root)}: migrate it by hand")
 
@@ -147,7 +152,47 @@ def _read_freestyle(root: ET.Element, job: JenkinsJob) -> None:
             unhandled(child, job, "element")
 
 
-def _read_pipeline(root: ET.Element, job: JenkinsJob) -> None:
+def normalize_repository_url(url: str) -> str:
+    """A repository URL as --checkout and config.xml are compared: no trailing slash or .git."""
+    url = url.strip().rstrip("/")
+    return url[:-4] if url.endswith(".git") else url
+
+
+def _scm_pipeline(definition: ET.Element, job: JenkinsJob, checkouts: Mapping[str, Path]) -> None:
+    """A Jenkinsfile from SCM: read it from a local checkout when given; config.xml settings stay otherwise."""
+    url = _text(definition, "scm//url")
+    branch = _text(definition, "scm/branches/hudson.plugins.git.BranchSpec/name", "(default branch)")
+    script_path = _text(definition, "scriptPath", "Jenkinsfile")
+    job.scm_script = ScmScript(url, branch, script_path)
+    directory = checkouts.get(normalize_repository_url(url)) if url else None
+    if directory is None:
+        return  # convert() writes a paused spec that keeps the schedule and parameters, and says how to finish
+    base = directory.resolve()
+    file = (base / script_path).resolve()
+    if base not in file.parents:
+        raise ConversionError(f"scriptPath {script_path!r} points outside the checkout {directory}")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConversionError(f"--checkout {url}={directory}: cannot read {script_path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConversionError(f"{file}: not UTF-8 text") from None
+    # The Jenkinsfile wins where both say something (Jenkins rewrites the job's properties from the
+    # pipeline's directives on every run); what only config.xml says is kept, and the origin noted.
+    from_config = {"schedule": job.timer_spec, "params": job.params, "concurrent": job.concurrent}
+    job.timer_spec, job.params, job.concurrent = None, [], None
+    read_jenkinsfile(text, job)
+    job.scm_script.read = True
+    job.mapped.append(f"pipeline script {script_path} read from the checkout of {url} ({branch})")
+    for item, kept in (("schedule", "timer_spec"), ("params", "params"), ("concurrent", "concurrent")):
+        if getattr(job, kept) in (None, []) and from_config[item] not in (None, []):
+            setattr(job, kept, from_config[item])
+            job.mapped.append(f"{item} from config.xml (the Jenkinsfile does not set it)")
+        elif from_config[item] not in (None, []) and getattr(job, kept) != from_config[item]:
+            job.mapped.append(f"{item} from the Jenkinsfile (it replaces config.xml's)")
+
+
+def _read_pipeline(root: ET.Element, job: JenkinsJob, checkouts: Mapping[str, Path] | None = None) -> None:
     _common(root, job)
     _properties(root.find("properties"), job)
     _triggers(root.find("triggers"), job)
@@ -156,13 +201,11 @@ def _read_pipeline(root: ET.Element, job: JenkinsJob) -> None:
         raise XmlError("pipeline job without a <definition>")
     kind = definition.get("class", "")
     if kind.endswith("CpsScmFlowDefinition"):
-        path = _text(definition, "scriptPath", "Jenkinsfile")
-        raise ManualMigration(
-            f"the pipeline script is in SCM ({path}); run the converter on that Jenkinsfile instead"
-        )
-    if not kind.endswith("CpsFlowDefinition"):
+        _scm_pipeline(definition, job, checkouts or {})
+    elif not kind.endswith("CpsFlowDefinition"):
         raise ManualMigration(f"unsupported pipeline definition {kind or '(none)'}")
-    read_jenkinsfile(_text(definition, "script"), job)
+    else:
+        read_jenkinsfile(_text(definition, "script"), job)
     if job.concurrent is None:
         job.concurrent = True
         job.mapped.append("concurrent builds allowed (pipeline default) -> max_active_runs=16")

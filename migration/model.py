@@ -73,6 +73,16 @@ class Param:
 
 
 @dataclass
+class ScmScript:
+    """A pipeline whose Jenkinsfile lives in a repository (CpsScmFlowDefinition)."""
+
+    url: str
+    branch: str
+    script_path: str
+    read: bool = False  # True once the Jenkinsfile of a local checkout was read
+
+
+@dataclass
 class JenkinsJob:
     full_name: str
     source: str
@@ -96,6 +106,7 @@ class JenkinsJob:
     mapped: list[str] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
     noops: list[NoOp] = field(default_factory=list)
+    scm_script: ScmScript | None = None
     secrets_scrubbed: bool = False
 
     def issue(self, category: str, detail: str, hint: str = "", source: str = "", raw: str = "") -> None:

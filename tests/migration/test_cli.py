@@ -39,7 +39,8 @@ def test_exit_status_is_1_when_any_job_failed_but_the_others_converted(converted
     written = sorted(p.name for p in (tmp / "jobs").iterdir())
     assert written == sorted(
         f"{name}{ext}"
-        for name in ["billing-sync", "ledger-export", "pipeline-inline", "team-a.nightly.export", "team-a.nightly.report"]
+        for name in ["billing-sync", "ledger-export", "pipeline-from-scm", "pipeline-inline", "team-a.nightly.export",
+                     "team-a.nightly.report"]
         for ext in (".py", ".yaml")
     )
 
@@ -53,7 +54,7 @@ def test_report_statuses(converted):
         "team-a/nightly/export": "review",
         "team-a/nightly/report": "converted",
         "pipeline-inline": "converted",
-        "pipeline-from-scm": "manual",
+        "pipeline-from-scm": "review",
         "scripted-inline": "manual",
         "matrix": "manual",
         "broken-xml": "error",
@@ -122,7 +123,8 @@ def dagbag(converted, tmp_path_factory):
 def test_generated_dags_load_without_import_errors(dagbag):
     assert dagbag.import_errors == {}
     assert sorted(dagbag.dag_ids) == [
-        "billing-sync", "ledger-export", "pipeline-inline", "team-a.nightly.export", "team-a.nightly.report"
+        "billing-sync", "ledger-export", "pipeline-from-scm", "pipeline-inline", "team-a.nightly.export",
+        "team-a.nightly.report",
     ]
 
 

@@ -178,7 +178,6 @@ def test_standalone_jenkinsfile():
         ("jenkins_home/jobs/broken-xml/config.xml", XmlError, "malformed XML at line 7"),
         ("jenkins_home/jobs/bad-cron/config.xml", ConversionError, "token '25'"),
         ("jenkins_home/jobs/scripted-inline/config.xml", ManualMigration, "scripted pipeline"),
-        ("jenkins_home/jobs/pipeline-from-scm/config.xml", ManualMigration, "ci/Jenkinsfile"),
         ("jenkins_home/jobs/matrix/config.xml", ManualMigration, "matrix"),
         ("jenkinsfiles/scripted.Jenkinsfile", ManualMigration, "scripted pipeline"),
         ("jenkinsfiles/unterminated.Jenkinsfile", ConversionError, "line 6: unterminated string"),
