@@ -115,6 +115,9 @@ def convert_all(paths: list[Path], out: Path, options: Options, force: bool = Fa
                 report.carry_over = carry_over(job, options)
         except (ConversionError, HandEdited) as exc:
             report.status, report.message = "error", f"{definition.display}: {exc}"
+            read = job or getattr(exc, "job", None)
+            if read is not None and (read.timer_spec or read.params or read.triggers or read.upstream):
+                report.carry_over = carry_over(read, options)
         if job is not None:
             # Only a written spec has mappings worth reading; issues help with manual work too.
             report.mapped = job.mapped if report.spec else []

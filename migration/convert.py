@@ -65,7 +65,7 @@ def read_definition(definition: Definition, options: Options | None = None) -> J
     job = JenkinsJob(full_name=definition.full_name, source=definition.display, kind="freestyle")
     try:
         _read_into(job, definition, options or Options())
-    except ManualMigration as exc:
+    except ConversionError as exc:  # ManualMigration included
         exc.job = job  # what was read before the reader stopped: the report carries it over
         raise
     return job

@@ -245,3 +245,20 @@ def test_paused_option_creates_every_dag_paused(tmp_path):
     inputs = [FIXTURES / "jenkins_home" / "jobs" / "pipeline-inline" / "config.xml"]
     assert run(tmp_path, "--paused", inputs=inputs) == 0
     assert "\npaused: true\n" in (tmp_path / "jobs" / "pipeline-inline.yaml").read_text()
+
+
+def test_every_timer_schedule_is_resolved_in_a_dag_or_in_the_report(converted):
+    """Manual and failed jobs included: a Jenkins timer never silently disappears."""
+    import yaml
+
+    tmp, _, jobs = converted
+    with_timer = {name for name, job in jobs.items()
+                  if "TimerTrigger" in Path(job["source"]).read_text() or "cron(" in Path(job["source"]).read_text()}
+    assert {"ledger-export", "team-a/nightly/export", "bad-cron", "billing-sync"} <= with_timer
+    for name in with_timer:
+        job = jobs[name]
+        if job["spec"]:
+            spec = yaml.safe_load(Path(job["spec"]).read_text())
+            assert spec["schedule"]["jenkins_spec"], name
+        else:
+            assert job["carry_over"]["schedule"]["jenkins_spec"], name
