@@ -21,17 +21,22 @@ FREESTYLE = """<?xml version='1.1' encoding='UTF-8'?>
       <command>{command}</command>
     </hudson.tasks.Shell>
 {extra}  </builders>
+  <buildWrappers>
+{wrappers}  </buildWrappers>
 </project>
 """
 
 
-def job(root: Path, full_name: str, description: str = "A job.", command: str = "java -jar /opt/app.jar", extra: str = "") -> Path:
+def job(
+    root: Path, full_name: str, description: str = "A job.", command: str = "java -jar /opt/app.jar", extra: str = "",
+    wrappers: str = "",
+) -> Path:
     directory = root
     for part in full_name.split("/"):
         directory = directory / "jobs" / part
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "config.xml"
-    path.write_text(FREESTYLE.format(description=description, command=command, extra=extra), encoding="utf-8")
+    path.write_text(FREESTYLE.format(description=description, command=command, extra=extra, wrappers=wrappers), encoding="utf-8")
     return path
 
 
@@ -179,3 +184,14 @@ def test_a_directory_that_cannot_be_listed_is_reported_not_skipped(tmp_path, cap
     err = capsys.readouterr().err
     assert f"error     {hidden}: {hidden}: cannot list the directory (Permission denied): the jobs in it, if any, were not converted" in err
     assert files_under(tmp_path / "out") == ["nightly.py", "nightly.yaml"]
+
+
+def test_repeated_no_op_elements_are_one_line_with_a_count(tmp_path):
+    wrappers = "    <hudson.plugins.timestamper.TimestamperBuildWrapper/>\n" * 1_000
+    job(tmp_path / "export", "stamped", wrappers=wrappers)
+    assert run(tmp_path, tmp_path / "export") == 0
+    report = (tmp_path / "report" / "migration-report.md").read_text()
+    lines = [line for line in report.splitlines() if "TimestamperBuildWrapper" in line]
+    assert len(lines) == 1 and lines[0].endswith("(1000 times)"), lines
+    noops = json.loads((tmp_path / "report" / "migration-report.json").read_text())["jobs"][0]["no_op"]
+    assert [n["count"] for n in noops if "Timestamper" in n["element"]] == [1_000]
