@@ -128,6 +128,24 @@ def git_url_problem(url: str) -> Optional[str]:
     return None
 
 
+# Public key types sshd and ssh-keyscan print (ssh(1) "ssh_known_hosts file format").
+SSH_KEY_TYPES = (
+    "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com", "ssh-dss",
+)
+
+
+def _is_base64(text: str) -> bool:
+    import base64
+    import binascii
+
+    try:
+        base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host.strip("[]"))
@@ -152,6 +170,45 @@ class GitSyncConfig(Section):
     known_hosts: Optional[str] = Field(None, description="known_hosts lines of the git host (public keys).")
     period_seconds: int = Field(60, ge=10, le=3600, description="Seconds between pulls.")
 
+    @field_validator("branch")
+    @classmethod
+    def _branch(cls, value: str) -> str:
+        # git check-ref-format's rules, for a branch name.
+        if (
+            not value
+            or value.startswith(("-", "/", "."))
+            or value.endswith(("/", ".", ".lock"))
+            or any(part in value for part in ("..", "//", "@{", "/."))
+            or any(c.isspace() or c in "~^:?*[\\" or ord(c) < 32 or ord(c) == 127 for c in value)
+        ):
+            raise ValueError("expected a git branch name such as main or release/2026-12 (git check-ref-format)")
+        return value
+
+    @field_validator("sub_path")
+    @classmethod
+    def _sub_path(cls, value: str) -> str:
+        parts = value.split("/")
+        if value.startswith("/") or any(part in ("", "..") for part in parts) or any(c.isspace() for c in value):
+            raise ValueError("expected a relative folder inside the repository, such as dags (no leading /, no ..)")
+        return value
+
+    @field_validator("known_hosts")
+    @classmethod
+    def _known_hosts(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return value
+        lines = [line.strip() for line in value.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+        for line in lines or [""]:
+            fields = line.split()
+            if fields and fields[0].startswith("@"):  # @cert-authority / @revoked marker
+                fields = fields[1:]
+            if len(fields) < 3 or fields[1] not in SSH_KEY_TYPES or not _is_base64(fields[2]):
+                raise ValueError(
+                    "expected known_hosts lines: <host> <key type> <base64 key>, e.g. the output of "
+                    f"ssh-keyscan github.com; got {line[:60]!r}"
+                )
+        return value
+
     @field_validator("repo")
     @classmethod
     def _repo(cls, value: Optional[str]) -> Optional[str]:
@@ -165,11 +222,31 @@ class GitSyncConfig(Section):
         return bool(self.repo) and not self.repo.startswith("https://")
 
 
+IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+IMAGE_REPOSITORY = re.compile(
+    r"^(?:[a-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*$"
+)
+
+
 class DagImageConfig(Section):
     """DAGs baked into an image built FROM the pinned official Airflow image."""
 
     repository: Optional[str] = Field(None, description="Image repository, e.g. an ECR repository URI.")
     tag: Optional[str] = Field(None, description="Immutable image tag (a commit SHA).")
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not IMAGE_REPOSITORY.match(value):
+            raise ValueError("expected an image repository without tag or digest, in lowercase, e.g. an ECR repository URI")
+        return value
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not IMAGE_TAG.match(value):
+            raise ValueError("expected an image tag: 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'")
+        return value
 
 
 class DagsConfig(Section):
@@ -304,10 +381,6 @@ class AdminConfig(Section):
     email: str = Field("airflow-admin@localhost", pattern=r"^[^@\s]+@[^@\s]+$", description="Email of the admin user.")
 
 
-IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-IMAGE_REPOSITORY = re.compile(
-    r"^(?:[a-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*$"
-)
 STOCK_REPOSITORIES = (
     AIRFLOW_BASE_IMAGE_REPOSITORY,
     f"docker.io/{AIRFLOW_BASE_IMAGE_REPOSITORY}",

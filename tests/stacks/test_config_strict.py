@@ -16,6 +16,7 @@ from stacks.cli import main
 from stacks.config import StackConfig, StackConfigError, load_stack_file
 from stacks.config.base import Section
 from stacks.config.loader import PROJECT_ROOT
+from stacks.config.problems import show_value
 
 DEV = (PROJECT_ROOT / "Pulumi.dev.yaml").read_text(encoding="utf-8")
 
@@ -37,6 +38,8 @@ def line_of(text: str, needle: str, nth: int = 1) -> int:
     lines = [i + 1 for i, line in enumerate(text.splitlines()) if needle in line]
     return lines[nth - 1]
 
+
+BAD_KNOWN_HOSTS = "github.com ssh-ed25591 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
 
 BAD_FILES = [
     pytest.param(
@@ -93,6 +96,19 @@ BAD_FILES = [
         'cluster.node_groups.system.instance_types = ["t3.lrage"]: t3.lrage: did you mean t3.large or',
         None,
         id="instance-type-typo",
+    ),
+    pytest.param(
+        edited("        branch: main", "        branch: main branch"),
+        'airflow.dags.git_sync.branch = "main branch": expected a git branch name such as main',
+        None,
+        id="branch-not-a-branch-name",
+    ),
+    pytest.param(
+        edited("known_hosts: github.com ssh-ed25519 AAAA", "known_hosts: github.com ssh-ed25591 AAAA"),
+        f"airflow.dags.git_sync.known_hosts = {show_value(BAD_KNOWN_HOSTS)}: "
+        "expected known_hosts lines: <host> <key type> <base64 key>",
+        None,
+        id="known-hosts-not-a-key",
     ),
     pytest.param(
         edited("vpc_cidr: 10.10.0.0/16", "vpc_cidr: 10.10.0.0"),
