@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from infra.aws_catalog import region_problem
+from infra.aws_catalog import region_problem, regions
 from infra.pgbouncer import AirflowDatabaseClients, PoolPlanError, plan_pools
 from stacks.config.airflow import AirflowConfig
 from stacks.config.base import Section
@@ -73,6 +73,29 @@ class StackConfig(Section):
             )
         found += self.database.region_problems(self.region, "database")
         found += self._pool_problems()
+        found += self._partition_problems()
+        return found
+
+    def _partition_problems(self) -> list[Problem]:
+        """ARNs must be of the region's partition, and the UI's certificate of the region itself
+        (an NLB's TLS listener takes an ACM certificate of its own region only)."""
+        partition = regions().get(self.region)
+        found: list[Problem] = []
+        arns = [
+            *(("cluster.admin_role_arns", arn) for arn in self.cluster.admin_role_arns),
+            *(("batch.iam_policy_arns", arn) for arn in self.batch.iam_policy_arns),
+        ]
+        certificate = self.airflow.ui.certificate_arn
+        if certificate is not None:
+            arns.append(("airflow.ui.certificate_arn", certificate))
+        for path, arn in arns:
+            parts = arn.split(":")
+            if len(parts) > 3 and partition is not None and parts[1] != partition:
+                found.append(Problem(path, arn, f"an ARN of partition {parts[1]}, but {self.region} is in partition {partition}"))
+            elif path == "airflow.ui.certificate_arn" and len(parts) > 3 and parts[3] != self.region:
+                found.append(
+                    Problem(path, arn, f"a certificate of {parts[3]}: the load balancer in {self.region} takes only an ACM certificate of {self.region}")
+                )
         return found
 
     def _pool_problems(self) -> list[Problem]:

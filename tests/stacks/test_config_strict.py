@@ -237,3 +237,16 @@ def test_a_sections_rules_still_run_beside_its_broken_key_but_say_nothing_about_
     assert err.splitlines()[0] == "Pulumi.prod.yaml: 2 configuration problems:"
     assert "network.az_count = 1: expected >= 2" in err
     assert 'network.nat_gateways = "single": prod needs one_per_az' in err
+
+
+def test_arns_of_another_partition_or_a_certificate_of_another_region_are_refused(tmp_path, capsys):
+    prod = (PROJECT_ROOT / "Pulumi.prod.yaml").read_text(encoding="utf-8")
+    shutil.copy(PROJECT_ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    certificate = next(line.split(": ", 1)[1] for line in prod.splitlines() if "certificate_arn:" in line)
+    other_region = certificate.replace(":eu-west-1:", ":us-east-1:")
+    broken = prod.replace(certificate, other_region).replace("arn:aws:iam::", "arn:aws-cn:iam::", 1)
+    (tmp_path / "Pulumi.prod.yaml").write_text(broken, encoding="utf-8")
+    assert main(["--project-dir", str(tmp_path), "plan", "prod"]) == 2
+    err = capsys.readouterr().err
+    assert f"airflow.ui.certificate_arn = {show_value(other_region)}: a certificate of us-east-1: the load balancer in eu-west-1" in err
+    assert "an ARN of partition aws-cn, but eu-west-1 is in partition aws" in err
