@@ -105,6 +105,10 @@ class NodeGroupSpec:
     ami_release_version: Optional[str] = None
     """Pin; None (default) follows the release AWS recommends, read from SSM on every run."""
 
+    force_update_version: bool = False
+    """Whether a roll evicts past PodDisruptionBudgets that still block after EKS's drain timeout.
+    False (default): the update fails with PodEvictionFailure instead (cluster.patching.force)."""
+
     extra_security_group_ids: Sequence[pulumi.Input[str]] = ()
     """Security groups the nodes (and so their pods) carry besides the cluster security group, e.g.
     the database-clients group for the groups whose pods reach the metadata database. Default: none."""
@@ -441,6 +445,7 @@ class Cluster(pulumi.ComponentResource):
             ami_type=EKS_AMI_TYPES[spec.ami_family],
             version=args.kubernetes_version,
             release_version=release,
+            force_update_version=spec.force_update_version,
             launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
                 id=template.id, version=template.latest_version.apply(str)
             ),

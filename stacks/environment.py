@@ -157,6 +157,7 @@ def build_cluster(
                 max_unavailable_percentage=percentage,
                 ami_family=group.ami_type,
                 ami_release_version=group.ami_release_version,
+                force_update_version=section.patching.force,
                 extra_security_group_ids=(database_clients,) if reaches_database[role] else (),
             )
         )
