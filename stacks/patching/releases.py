@@ -216,7 +216,8 @@ def decide(facts: GroupFacts, *, promote: bool, soak_days: float, now: datetime,
         soaking = [e.release for e in source.entries if e.outcome == PROVEN and e.at > cutoff and acceptable(e.release)]
         why_new = f"the newest release proven in the promoting stack at least {soak_days:g} days ago"
     else:
-        candidates = [recommended] if acceptable(recommended) else []
+        # Its own proven releases too: after a failed proof, the group goes back to the last good one.
+        candidates = [r for r in [recommended, *(e.release for e in facts.own.entries if e.outcome == PROVEN)] if acceptable(r)]
         soaking = []
         why_new = "the release AWS recommends"
     running_ok = running is not None and acceptable(running)
