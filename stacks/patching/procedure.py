@@ -179,7 +179,12 @@ class PatchNodes:
                     self.pulumi.set_config(pin_key(group.role), group.decision.target)
                     pinned_here.append(group.role)
             self.say(f"{self.stack}: pulumi up: " + ", ".join(f"{g.role} -> {g.decision.target}" for g in groups))
-            self.pulumi.up(lambda line: self.say(f"  | {line.rstrip()}"))
+            try:
+                self.pulumi.up(lambda line: self.say(f"  | {line.rstrip()}"))
+            except Exception as exc:  # noqa: BLE001 - the Automation API raises CommandError and others
+                raise PulumiError(
+                    f"pulumi up failed: {exc}; the roll is recorded as rolling, the next run checks and tries again"
+                ) from None
         finally:
             for role in pinned_here:
                 self.pulumi.remove_config(pin_key(role))

@@ -178,6 +178,9 @@ class GroupFacts:
     pin: Optional[str] = None
     source: Optional[Record] = None
     """The record of the stack this one promotes from (``promote_from``); None for dev."""
+    failed_elsewhere: frozenset[str] = frozenset()
+    """Releases whose proof failed on another node group of this stack or of the promoting one: one
+    AMI release that fails anywhere is taken nowhere."""
 
 
 @dataclass(frozen=True)
@@ -200,7 +203,7 @@ def decide(facts: GroupFacts, *, promote: bool, soak_days: float, now: datetime,
     if facts.pin is not None:
         reason = f"pinned by hand to {facts.pin} (ami_release_version): the pin wins"
         return _act(facts, facts.pin, reason)
-    failed = facts.own.failed() | (facts.source.failed() if facts.source else set())
+    failed = facts.own.failed() | (facts.source.failed() if facts.source else set()) | facts.failed_elsewhere
 
     def acceptable(release: str) -> bool:
         return (

@@ -9,7 +9,7 @@ lag exceeds ``cluster.patching.max_lag_days``, so any scheduler or monitor can a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Optional, TextIO
 
@@ -57,7 +57,7 @@ def read_groups(stack: str, config: Any, aws: Any, source_aws: Any, now: datetim
     patching = config.cluster.patching
     cluster = cluster_name(stack)
     groups = find_node_groups(aws, cluster)
-    views = []
+    facts_by_role = {}
     for role in ROLES:
         if role not in groups:
             raise PatchAwsError(f"cluster {cluster} has no node group labelled {WORKLOAD_LABEL}={role}: is the stack deployed?")
@@ -67,7 +67,7 @@ def read_groups(stack: str, config: Any, aws: Any, source_aws: Any, now: datetim
         if patching.promote_from:
             source_name = record_parameter(patching.promote_from, role)
             source = Record.parse(spec.ami_type, source_aws.read_record(source_name), f"SSM parameter {source_name}")
-        facts = GroupFacts(
+        facts_by_role[role] = GroupFacts(
             role=role,
             family=spec.ami_type,
             kubernetes_version=config.cluster.kubernetes_version,
@@ -77,6 +77,11 @@ def read_groups(stack: str, config: Any, aws: Any, source_aws: Any, now: datetim
             pin=spec.ami_release_version,
             source=source,
         )
+    views = []
+    for role, facts in facts_by_role.items():
+        others = [f for f in facts_by_role.values() if f.role != role and f.family == facts.family]
+        failed = set().union(*(f.own.failed() | (f.source.failed() if f.source else set()) for f in others))
+        facts = replace(facts, failed_elsewhere=frozenset(failed))
         decision = decide(
             facts, promote=patching.promote_from is not None, soak_days=patching.soak_days, now=now, enabled=patching.enabled
         )
