@@ -18,6 +18,7 @@ The record of proofs is one JSON document per stack and node group, kept in an S
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field, replace
@@ -41,6 +42,7 @@ def record_parameter(stack: str, role: str) -> str:
     return f"/batch-platform/{stack}/node-patching/{role}"
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and called for every release on every decision
 def release_key(family: str, release: str) -> tuple[int, ...]:
     """Sort key of a release: AL2023 by build date then kubelet version, Bottlerocket by OS version."""
     if family == "AL2023":

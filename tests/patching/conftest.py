@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import shutil
 from dataclasses import dataclass, field
@@ -80,6 +81,12 @@ class World:
         return self.aws().read_record(f"/batch-platform/{stack}/node-patching/{role}")
 
 
+@functools.lru_cache(maxsize=None)
+def repository_config(stack: str) -> Any:
+    """The repository's stack file, validated once (frozen): each test's copy starts as it."""
+    return load_stack_file(stack_file(stack, PROJECT_ROOT))
+
+
 @pytest.fixture
 def world(tmp_path, monkeypatch) -> World:
     for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
@@ -87,6 +94,7 @@ def world(tmp_path, monkeypatch) -> World:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # the EC2 AMI catalogue costs ~0.7 s a test
     for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml"):
         shutil.copy(PROJECT_ROOT / name, tmp_path / name)
     clock = Clock()
@@ -95,7 +103,7 @@ def world(tmp_path, monkeypatch) -> World:
         world = World(project=tmp_path, clock=clock, kube=kube)
         eks = session().client("eks")
         for stack in ("dev", "prod"):
-            config = load_stack_file(stack_file(stack, tmp_path))
+            config = repository_config(stack)
             name = cluster_name(stack)
             eks.create_cluster(
                 name=name,
