@@ -6,9 +6,10 @@ One run, for every node group of the stack:
    with ``cluster.patching.promote_from``, the promoting stack's record (SSM).
 2. Decide (``releases.decide``). Nothing to do: say so, exit 0.
 3. Preflight the groups that roll (``preflight.check``): any problem stops the run before a change.
-4. Record the roll as ``rolling``, then ``pulumi up`` through the Automation API (the DR rehearsal's
-   ``stacks.dr.pulumi_ops`` layer) with every group not pinned by hand set, for this update only, to
-   its decided release, so no group follows AWS by accident; the pins set here are removed afterwards.
+4. Record the roll as ``rolling`` and the decided release as the group's ``target``, then ``pulumi up``
+   through the Automation API (the DR rehearsal's ``stacks.dr.pulumi_ops`` layer): the program deploys
+   each group's recorded target (``infra.amis.release_from_record``; a pin set by hand wins), so a
+   plain ``pulumi up`` keeps what was decided, and no group follows AWS by accident.
 5. Prove: a canary batch Job completes on a node of the new release, and Airflow's workloads are all
    ready. Record ``proven`` (with the time: what the promoting rule reads) or ``failed`` (never taken).
 
@@ -46,7 +47,7 @@ from stacks.patching.releases import (
 
 
 def pin_key(role: str) -> str:
-    """The structured config key of a node group's pin (the manual override, and the per-update pin)."""
+    """The structured config key of a node group's pin set by hand (the emergency override)."""
     return f"{NAMESPACE}:cluster.node_groups.{role}.ami_release_version"
 
 
@@ -120,13 +121,18 @@ class PatchNodes:
             self.say(f"{group.role}: {group.decision.action}: {group.decision.reason}")
         alert = any(g.decision.alert for g in groups)
         work = [g for g in groups if g.decision.action in ("roll", "prove")]
+        if dry_run:
+            plan = "; ".join(f"would {g.decision.action} {g.role} to {g.decision.target}" for g in work) or "nothing to do"
+            self.say(f"{self.stack}: dry run: {plan}")
+            return 0
+        aws = self.aws_for_region(self.config.region)
+        # What runs and stays is the decision too: recorded, so a plain `pulumi up` keeps it.
+        for group in groups:
+            if group.decision.action != "roll":
+                self._target(aws, group, group.decision.target)
         if not work:
             self.say(f"{self.stack}: nothing to do" + (" (but see the alert above)" if alert else ""))
             return 1 if alert else 0
-        if dry_run:
-            self.say(f"{self.stack}: dry run: " + "; ".join(f"would {g.decision.action} {g.role} to {g.decision.target}" for g in work))
-            return 0
-        aws = self.aws_for_region(self.config.region)
         kube = self.kube_for(_kubeconfig(outputs.get("kubeconfig")))
         rolls = [g for g in groups if g.decision.action == "roll"]
         if rolls and not self._preflight(aws, kube, cluster_name, groups, rolls):
@@ -134,9 +140,9 @@ class PatchNodes:
         started = self.now()
         for group in rolls:
             published = _published(group.facts, group.decision.target)
-            self._record(aws, group, Entry(group.decision.target, ROLLING, started, published, "rolling"))
+            self._record(aws, group, Entry(group.decision.target, ROLLING, started, published, "rolling"), target=group.decision.target)
         if rolls:
-            self._roll(groups)
+            self._roll(rolls)
             for group in rolls:
                 state = aws.node_group(cluster_name, group.role, group.node_group)
                 if state.release != group.decision.target:
@@ -171,23 +177,15 @@ class PatchNodes:
             self.say(f"{self.stack}: preflight failed: nothing was changed; the next run checks again")
         return ok
 
-    def _roll(self, groups: list[Group]) -> None:
-        pinned_here = []
+    def _roll(self, rolls: list[Group]) -> None:
+        """``pulumi up``: the program deploys each group's recorded target (a pin set by hand wins)."""
+        self.say(f"{self.stack}: pulumi up: " + ", ".join(f"{g.role} -> {g.decision.target}" for g in rolls))
         try:
-            for group in groups:
-                if group.facts.pin is None and group.decision.target is not None:
-                    self.pulumi.set_config(pin_key(group.role), group.decision.target)
-                    pinned_here.append(group.role)
-            self.say(f"{self.stack}: pulumi up: " + ", ".join(f"{g.role} -> {g.decision.target}" for g in groups))
-            try:
-                self.pulumi.up(lambda line: self.say(f"  | {line.rstrip()}"))
-            except Exception as exc:  # noqa: BLE001 - the Automation API raises CommandError and others
-                raise PulumiError(
-                    f"pulumi up failed: {exc}; the roll is recorded as rolling, the next run checks and tries again"
-                ) from None
-        finally:
-            for role in pinned_here:
-                self.pulumi.remove_config(pin_key(role))
+            self.pulumi.up(lambda line: self.say(f"  | {line.rstrip()}"))
+        except Exception as exc:  # noqa: BLE001 - the Automation API raises CommandError and others
+            raise PulumiError(
+                f"pulumi up failed: {exc}; the roll is recorded as rolling, the next run checks and tries again"
+            ) from None
 
     def _prove(self, aws: Any, kube: Any, work: list[Group]) -> int:
         unhealthy = kube.unhealthy_workloads(self.config.airflow.namespace)
@@ -234,10 +232,19 @@ class PatchNodes:
             return [f"canary ran on {node.name}, created before the roll to {release}"]
         return []
 
-    def _record(self, aws: Any, group: Group, entry: Entry) -> None:
-        name = record_parameter(self.stack, group.role)
-        group.facts = replace(group.facts, own=group.facts.own.with_entry(entry))
-        aws.write_record(name, group.facts.own.render(), self.stack)
+    def _record(self, aws: Any, group: Group, entry: Optional[Entry], target: Optional[str] = None) -> None:
+        own = group.facts.own
+        if entry is not None:
+            own = own.with_entry(entry)
+        if target is not None and group.facts.pin is None:
+            own = own.with_target(target)
+        if own == group.facts.own:
+            return
+        group.facts = replace(group.facts, own=own)
+        aws.write_record(record_parameter(self.stack, group.role), own.render(), self.stack)
+
+    def _target(self, aws: Any, group: Group, target: Optional[str]) -> None:
+        self._record(aws, group, None, target=target)
 
 
 def _roll_start(entry: Optional[Entry]) -> Optional[datetime]:

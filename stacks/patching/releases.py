@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Literal, Optional
 
-from infra.amis import release_version_problem
+from infra.amis import RECORD_TARGET, release_version_problem
 
 PROVEN, FAILED, ROLLING = "proven", "failed", "rolling"
 Outcome = Literal["proven", "failed", "rolling"]
@@ -90,6 +90,9 @@ class Record:
 
     family: str
     entries: tuple[Entry, ...] = ()
+    target: Optional[str] = None
+    """The release the procedure last decided for the group: what the Pulumi program deploys for it
+    (``infra.amis.release_from_record``), so a plain ``pulumi up`` keeps the decision."""
 
     @classmethod
     def parse(cls, family: str, text: Optional[str], source: str) -> "Record":
@@ -107,6 +110,9 @@ class Record:
                 )
                 for item in document["entries"]
             )
+            target = document.get(RECORD_TARGET)
+            if target is not None:
+                release_key(family, target)
             for entry in entries:
                 if entry.outcome not in (PROVEN, FAILED, ROLLING):
                     raise ValueError(f"outcome {entry.outcome!r}")
@@ -114,15 +120,16 @@ class Record:
         except (ValueError, KeyError, TypeError) as exc:
             raise RecordError(
                 f"{source} does not hold a node-patching record ({type(exc).__name__}: {exc}); expected "
-                '{"entries": [{"release": ..., "outcome": "proven|failed|rolling", "at": "<UTC time>"}]}'
+                '{"target": <release>, "entries": [{"release": ..., "outcome": "proven|failed|rolling", "at": "<UTC time>"}]}'
             ) from None
-        return cls(family, entries)
+        return cls(family, entries, target)
 
     def render(self) -> str:
         """The JSON document, dropping the oldest releases until it fits a standard SSM parameter."""
         entries = list(self.entries)
         while True:
             document = {
+                **({RECORD_TARGET: self.target} if self.target else {}),
                 "entries": [
                     {
                         "release": e.release,
@@ -152,7 +159,10 @@ class Record:
             entry = replace(entry, published=earlier.published)
         kept = [e for e in self.entries if e.release != entry.release] + [entry]
         kept.sort(key=lambda e: release_key(self.family, e.release))
-        return Record(self.family, tuple(kept))
+        return Record(self.family, tuple(kept), self.target)
+
+    def with_target(self, release: Optional[str]) -> "Record":
+        return Record(self.family, self.entries, release)
 
     def failed(self) -> set[str]:
         return {e.release for e in self.entries if e.outcome == FAILED}

@@ -7,8 +7,9 @@ the Pulumi stack that applies the real program's release rule, and a fake Kubern
 * ``recorded_updates(client, ...)`` answers EKS ListUpdates/DescribeUpdate (not implemented by
   moto) with recorded answers, checked against botocore's output shapes.
 * ``RecordingStack`` records every call; its ``up`` does what the real program does to the node
-  groups: a group pinned in the stack config (``ami_release_version``) gets the pin, an unpinned
-  one the release AWS recommends (SSM), and a changed group gets new nodes (``FakeKube``).
+  groups (``infra.cluster``): a group pinned in the stack config (``ami_release_version``) gets the
+  pin, an unpinned one the target of its node-patching record when there is one, else the release
+  AWS recommends (SSM); a changed group gets new nodes (``FakeKube``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.eks.models import eks_backends
 from moto.ssm.models import Parameter, ssm_backends
 
-from infra.amis import release_parameter
+from infra.amis import release_from_record, release_parameter
 from infra.scheduling import WORKLOAD_LABEL
 from stacks.patching.kube import CanaryResult
 from stacks.patching.preflight import BlockingPdb, NodeState
@@ -190,10 +191,14 @@ class RecordingStack:
             role = group.labels[WORKLOAD_LABEL]
             spec = getattr(self._config.cluster.node_groups, role)
             key = f"batch-platform:cluster.node_groups.{role}.ami_release_version"
+            k8s = self._config.cluster.kubernetes_version
             release = self.values.get(key) or spec.ami_release_version
             if release is None:
-                parameter = release_parameter(spec.ami_type, self._config.cluster.kubernetes_version)
-                release = ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
+                folder = f"/batch-platform/{self.name}/node-patching"
+                found = {p["Name"]: p["Value"] for p in ssm.get_parameters_by_path(Path=folder)["Parameters"]}
+                release = release_from_record(found.get(f"{folder}/{role}"), spec.ami_type, k8s)
+            if release is None:
+                release = ssm.get_parameter(Name=release_parameter(spec.ami_type, k8s))["Parameter"]["Value"]
             if release != group.release_version:
                 self._advance(300)  # about five minutes per node (EKS user guide)
                 group.release_version = release

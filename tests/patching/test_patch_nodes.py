@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 from stacks.patching.kube import KubeError
-from stacks.patching.procedure import pin_key
-
 from tests.patching.conftest import NEW, OLD
 
-SYSTEM, BATCH = pin_key("system"), pin_key("batch")
+def target(world, stack, role):
+    text = world.record(stack, role)
+    return json.loads(text).get("target") if text else None
 
 
 def entries(world, stack, role):
@@ -22,15 +22,9 @@ def test_dev_rolls_to_a_new_release_and_records_its_proof(world):
     world.publish(NEW)
     assert world.run("patch-nodes", "dev") == 0, world.text
     dev = world.stacks["dev"]
-    # Every group pinned to its decision for this update only, then the pins are gone.
-    assert dev.mutations() == [
-        ("set_config", SYSTEM, NEW),
-        ("set_config", BATCH, NEW),
-        ("up",),
-        ("remove_config", SYSTEM),
-        ("remove_config", BATCH),
-    ]
-    assert dev.values == {}
+    # The decision travels in the record (its target), not in the stack file: one up, no config change.
+    assert dev.mutations() == [("up",)]
+    assert target(world, "dev", "batch") == target(world, "dev", "system") == NEW
     assert entries(world, "dev", "batch") == [(NEW, "proven")]
     assert entries(world, "dev", "system") == [(NEW, "proven")]
     record = json.loads(world.record("dev", "batch"))["entries"][0]
@@ -63,16 +57,13 @@ def test_prod_takes_the_release_only_after_the_soak(world):
     world.clock.advance(2 * 86400)
     assert world.run("patch-nodes", "prod") == 0, world.text
     assert world.stacks["prod"].mutations() == [] and "still soaking" in world.text
+    # What prod runs is recorded as its target: a plain `pulumi up` now keeps it instead of following AWS.
+    assert target(world, "prod", "system") == OLD
     # Meanwhile prod proved the release it runs (nothing was recorded for it): no roll, no up.
     world.clock.advance(1.1 * 86400)
     assert world.run("patch-nodes", "prod") == 0, world.text
-    assert world.stacks["prod"].mutations() == [
-        ("set_config", SYSTEM, NEW),
-        ("set_config", BATCH, NEW),
-        ("up",),
-        ("remove_config", SYSTEM),
-        ("remove_config", BATCH),
-    ]
+    assert world.stacks["prod"].mutations() == [("up",)]
+    assert target(world, "prod", "batch") == NEW
     # prod had first proved (and recorded) the release it ran, then the new one.
     assert entries(world, "prod", "batch") == [(OLD, "proven"), (NEW, "proven")]
 
@@ -92,9 +83,10 @@ def test_a_pin_set_by_hand_wins(world):
     world.publish(NEW)
     world.edit("dev", lambda c: c["batch-platform:cluster"]["node_groups"]["batch"].update(ami_release_version=OLD))
     assert world.run("patch-nodes", "dev") == 0, world.text
-    # Only the unpinned group is pinned for the update; the hand pin is left alone.
-    assert world.stacks["dev"].mutations() == [("set_config", SYSTEM, NEW), ("up",), ("remove_config", SYSTEM)]
+    assert world.stacks["dev"].mutations() == [("up",)]
     assert "pinned by hand to " + OLD in world.text
+    # The pinned group gets no target of the procedure's: the pin is the only word on it.
+    assert target(world, "dev", "batch") is None and target(world, "dev", "system") == NEW
 
 
 def test_a_blocking_budget_stops_the_run_before_any_change(world):
@@ -126,7 +118,7 @@ def test_a_failed_up_leaves_the_release_rolling_and_the_next_run_retries(world):
     world.stacks["dev"].fail_up = "error: PodEvictionFailure: Reached max retries while trying to evict pods"
     assert world.run("patch-nodes", "dev") == 1
     assert "pulumi up failed: error: PodEvictionFailure" in world.text
-    assert world.stacks["dev"].values == {}  # the pins set for the update are removed even so
+    assert target(world, "dev", "batch") == NEW  # a plain `pulumi up` would retry the same release
     assert entries(world, "dev", "batch") == [(NEW, "rolling")]
     world.stacks["dev"].fail_up = None
     assert world.run("patch-nodes", "dev") == 0, world.text
