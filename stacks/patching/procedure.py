@@ -27,12 +27,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional, TextIO
 
-from stacks.dr.pulumi_ops import NAMESPACE, PulumiError
+from stacks.dr.pulumi_ops import PulumiError
 from stacks.patching.aws import PatchAwsError
 from stacks.patching.kube import KubeError
 from stacks.environment import cluster_name
 from stacks.patching.preflight import CanarySpec, canary_job, check
-from stacks.patching.status import ROLES, read_groups
+from stacks.patching.status import read_groups
 from stacks.patching.releases import (
     FAILED,
     PROVEN,
@@ -40,19 +40,13 @@ from stacks.patching.releases import (
     Decision,
     Entry,
     GroupFacts,
-    Record,
     RecordError,
     record_parameter,
 )
 
 
-def pin_key(role: str) -> str:
-    """The structured config key of a node group's pin set by hand (the emergency override)."""
-    return f"{NAMESPACE}:cluster.node_groups.{role}.ami_release_version"
-
-
 def canary_name(release: str) -> str:
-    return "node-patching-canary-" + re.sub(r"[^a-z0-9]+", "-", release.lower()).strip("-")[:40]
+    return ("node-patching-canary-" + re.sub(r"[^a-z0-9]+", "-", release.lower()))[:63].strip("-")
 
 
 @dataclass

@@ -18,7 +18,7 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable
 
 from stacks.patching.releases import FAILED, PROVEN, Entry, GroupFacts, Published, Record, decide, release_key
 
