@@ -56,8 +56,11 @@ def test_status_publishes_the_lag_metric(world):
     ]
 
 
-def test_a_stack_that_is_not_deployed_is_reported(world):
+def test_a_stack_that_is_not_deployed_is_reported(world, capsys):
     eks = session().client("eks")
     for group in ("system-2026dev", "batch-2026dev"):
         eks.delete_nodegroup(clusterName="batch-platform-dev", nodegroupName=group)
     assert world.run("patch-status", "dev") == 2
+    assert capsys.readouterr().err == (
+        "error: cluster batch-platform-dev has no node group labelled workload=system: is the stack deployed?\n"
+    )
