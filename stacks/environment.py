@@ -100,6 +100,7 @@ def build_environment(config: StackConfig, stack: str) -> dict[str, Any]:
         image=airflow_image,
         wait_for=cluster.system_ready,
         opts=on_aws,
+        project=PROJECT,
     )
 
     return {

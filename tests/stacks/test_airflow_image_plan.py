@@ -111,7 +111,9 @@ def test_the_repository_lookup_comes_first(prod_plan):
 
 @pytest.fixture(scope="module")
 def prod_with_image() -> Plan:
-    return run_plan("prod", invokes=pushed("prod", "3.2.2-000000000000", checkout_tag()))
+    # The deploy key has its value (else the release would not wait for its git-sync pods either).
+    key = canned.secrets_found(["batch-platform/prod/airflow/git-ssh-key"])
+    return run_plan("prod", invokes={**pushed("prod", "3.2.2-000000000000", checkout_tag()), **key})
 
 
 def test_an_existing_repository_is_adopted_and_the_release_waits(prod_with_image):
