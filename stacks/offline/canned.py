@@ -215,11 +215,14 @@ def _secret_arn(name: str, region: str) -> str:
     return f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{name}-offline"
 
 
-def secrets_found(names: _Sequence[str], with_value: bool = True) -> dict[str, InvokeAnswer]:
+def secrets_found(
+    names: _Sequence[str], with_value: bool = True, without_value: _Sequence[str] = ()
+) -> dict[str, InvokeAnswer]:
     """Answers of an account that already holds the secrets ``names`` (exact names).
 
     ``with_value=False``: the secrets exist but hold no version yet (an earlier run failed between
-    creating a secret and storing its value).
+    creating a secret and storing its value, or an operator has not set it). ``without_value``: the
+    names among ``names`` that hold no version (the others do).
     """
 
     def get_secrets(args: dict[str, Any], region: str) -> dict[str, Any]:
@@ -228,9 +231,10 @@ def secrets_found(names: _Sequence[str], with_value: bool = True) -> dict[str, I
         return {"arns": [_secret_arn(n, region) for n in hits], "names": hits, "filters": args.get("filters"), "id": region}
 
     def get_versions(args: dict[str, Any], region: str) -> dict[str, Any]:
+        has_value = with_value and args.get("secretId") not in {_secret_arn(n, region) for n in without_value}
         versions = (
             [{"versionId": OFFLINE_VERSION_ID, "versionStages": ["AWSCURRENT"], "createdTime": "2026-01-01T00:00:00Z", "lastAccessedDate": "2026-01-01T00:00:00Z"}]
-            if with_value
+            if has_value
             else []
         )
         return {"secretId": args.get("secretId"), "arn": args.get("secretId"), "name": args.get("secretId"), "versions": versions, "id": args.get("secretId")}
