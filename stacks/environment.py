@@ -19,6 +19,7 @@ from stacks.airflow_image import build_airflow_image
 from stacks.airflow_wiring import build_airflow
 from stacks.config import Problem, StackConfig, StackConfigError
 from stacks.data import build_data_stores
+from stacks.names import stack_name_problems
 
 PROJECT = "batch-platform"
 
@@ -30,6 +31,10 @@ def default_tags(config: StackConfig, stack: str) -> dict[str, str]:
 
 def build_environment(config: StackConfig, stack: str) -> dict[str, Any]:
     """Register every resource of the environment and return the stack outputs (name -> value)."""
+    # Before anything registers: every AWS name derived from the stack's name must be one AWS accepts.
+    problems = stack_name_problems(PROJECT, stack, config.region)
+    if problems:
+        raise StackConfigError(f"Pulumi.{stack}.yaml", problems)
     aws_provider = aws.Provider(
         "aws",
         region=config.region,
