@@ -241,6 +241,9 @@ class AirflowArgs:
     """Secret: the password of the admin user. None (default): a random 32-character password,
     kept in Pulumi state as a secret and in the Kubernetes Secret the operator reads it from."""
 
+    pod_annotations: Mapping[str, str] = field(default_factory=dict)
+    """Annotations on every Airflow pod; a change restarts them. Default: none."""
+
     git_ssh_key: Optional[pulumi.Input[str]] = None
     """Secret: the git-sync deploy key (from ``infra.git_ssh_key``), written into the Kubernetes Secret
     ``settings.dags.ssh_key_secret`` under ``gitSshKey``. None (default): no such Secret is registered
@@ -286,6 +289,7 @@ class Airflow(pulumi.ComponentResource):
                 task_log_bucket=v["bucket"],
                 role_arns={c: v[c] for c in IRSA_COMPONENTS},
                 image=ImageRef(v["image_repository"], args.image_tag),
+                pod_annotations=args.pod_annotations,
             )
         )
         self.release = k8s.helm.v3.Release(

@@ -35,6 +35,9 @@ from stacks.data import durable_secret_prefix
 JOB_LAUNCHERS = ("worker", "triggerer")
 
 
+GIT_SSH_KEY_VERSION_ANNOTATION = "batch-platform/git-ssh-key-version"
+
+
 def git_ssh_key_secret_name(project: str, stack: str) -> str:
     """Secrets Manager name of the git-sync deploy key: fixed per stack, so a recreate finds it.
 
@@ -189,6 +192,11 @@ def build_airflow(
             await_release=await_release,
             ui=ui_settings(config),
             git_ssh_key=git_key.value if git_key is not None else None,
+            # The chart mounts the key with subPath, which running containers never refresh: a new
+            # version (a rotation) rolls the pods.
+            pod_annotations={GIT_SSH_KEY_VERSION_ANNOTATION: git_key.version_id}
+            if git_key is not None and git_key.version_id
+            else {},
         ),
         opts=opts,
     )

@@ -76,7 +76,28 @@ def test_a_value_set_by_the_operator_reaches_the_cluster_and_the_release_waits(s
     assert arn == f"arn:aws:secretsmanager:eu-west-1:{canned.ACCOUNT_ID}:secret:{key_name(stack)}-offline"
     expected = canned.INVOKES["aws:secretsmanager/getSecretVersion:getSecretVersion"]({"secretId": arn}, "eu-west-1")
     assert k8s_git_secret(plan).raw_inputs["stringData"] == {"gitSshKey": expected["secretString"]}
-    assert plan.one(RELEASE, f"{stack}-airflow-release").input("skipAwait") is False
+    release = plan.one(RELEASE, f"{stack}-airflow-release")
+    assert release.input("skipAwait") is False
+    # The key's version is on every Airflow pod: a rotation (new version) restarts them with the new key.
+    assert release.inputs["values"]["airflowPodAnnotations"] == {
+        "batch-platform/git-ssh-key-version": canned.OFFLINE_VERSION_ID
+    }
+
+
+def test_a_rotated_key_rolls_the_airflow_pods(stack):
+    """subPath mounts are never refreshed in a running container: only a new pod reads a new key."""
+    rotated = {**later_run(stack)}
+    found = rotated["aws:secretsmanager/getSecretVersions:getSecretVersions"]
+
+    def new_version(args, region):
+        answer = found(args, region)
+        answer["versions"] = [{**v, "versionId": "rotated-version-2"} for v in answer["versions"]]
+        return answer
+
+    rotated["aws:secretsmanager/getSecretVersions:getSecretVersions"] = new_version
+    plan = run_plan(stack, invokes=rotated)
+    values = plan.one(RELEASE, f"{stack}-airflow-release").inputs["values"]
+    assert values["airflowPodAnnotations"] == {"batch-platform/git-ssh-key-version": "rotated-version-2"}
 
 
 def test_an_https_repository_needs_no_key(stack_copy):

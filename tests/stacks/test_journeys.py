@@ -147,11 +147,20 @@ def test_b_the_retry_completes_adopts_what_was_made_and_says_what_is_missing(sta
 
 def test_c_the_second_up_only_starts_waiting_for_the_release(first, second):
     """Lookups now answer "exists" (cluster, creator tag, node groups, secrets, repository, image): none
-    of them changes what is registered; only the release, whose image and key now exist, waits."""
+    of them changes what is registered; only the release, whose image and key now exist, waits (and
+    its pods carry the key's version, so they restart with the key)."""
     comparison = compare_documents(document(first), document(second))
     assert (comparison.added, comparison.removed) == ([], [])
     inputs = {(r.name, c.path, c.old, c.new) for r in comparison.changed for c in r.inputs}
-    assert inputs == {(f"{first.stack}-airflow-release", "skipAwait", True, False)}
+    assert inputs == {
+        (f"{first.stack}-airflow-release", "skipAwait", True, False),
+        (
+            f"{first.stack}-airflow-release",
+            "values.airflowPodAnnotations.batch-platform/git-ssh-key-version",
+            None,
+            canned.OFFLINE_VERSION_ID,
+        ),
+    }
     assert all([c.path for c in r.options] in ([], ["importId"]) for r in comparison.changed)
 
 
