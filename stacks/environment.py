@@ -43,7 +43,8 @@ def build_environment(config: StackConfig, stack: str) -> dict[str, Any]:
     on_aws = pulumi.ResourceOptions(providers={"aws": aws_provider})
 
     zones = aws.get_availability_zones(
-        state="available",
+        # No filter on the zones' current state: a zone "impaired" during an AWS event must not drop
+        # out of the list, or the next `up` would shift every subnet to other zones (and replace them).
         # Local Zones and Wavelength Zones are opt-in and lack most services: regular AZs only.
         filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
         opts=pulumi.InvokeOptions(provider=aws_provider),

@@ -312,3 +312,18 @@ def test_e_the_recreate_restores_the_database_and_gets_its_in_cluster_secrets_ba
 def test_e_the_recreate_registers_what_the_stack_had(second, recreate):
     comparison = compare_documents(document(second), document(recreate))
     assert (comparison.added, comparison.removed) == ([], [])
+
+
+def test_a_zone_impaired_during_an_aws_event_does_not_move_the_subnets(second):
+    """A later run while AWS reports a zone's state as impaired: the zone lookup must answer as before."""
+    healthy = canned.INVOKES["aws:index/getAvailabilityZones:getAvailabilityZones"]
+
+    def during_event(args, region):
+        answer = healthy(args, region)
+        if args.get("state") == "available":  # the impaired zone is not "available"
+            answer["names"] = [n for n in answer["names"] if n != f"{region}a"]
+        return answer
+
+    world = {**world_after(second), "aws:index/getAvailabilityZones:getAvailabilityZones": during_event}
+    during = run_plan(second.stack, invokes=world)
+    assert compare_documents(document(second), document(during)).empty
