@@ -34,12 +34,19 @@ ACCOUNT_ID_LENGTH = 12
 @lru_cache(maxsize=None)
 def botocore_rule(kind: str) -> dict:
     """``{"min": ..., "max": ..., "pattern": ...}`` of the request member that takes ``kind``."""
-    import botocore.session
-
     service, operation, member = BOTOCORE_RULES[kind]
-    model = botocore.session.get_session().get_service_model(service)
-    shape = model.operation_model(operation).input_shape.members[member]
-    return {k: shape.metadata[k] for k in ("min", "max", "pattern") if k in shape.metadata}
+    shapes = _service_model(service)["shapes"]
+    request = shapes[_service_model(service)["operations"][operation]["input"]["shape"]]
+    shape = shapes[request["members"][member]["shape"]]
+    return {k: shape[k] for k in ("min", "max", "pattern") if k in shape}
+
+
+@lru_cache(maxsize=None)
+def _service_model(service: str) -> dict:
+    """botocore's service-2 model of ``service``, as shipped with the installed botocore (no session)."""
+    from botocore.loaders import Loader
+
+    return Loader().load_service_model(service, "service-2")
 
 
 def botocore_problem(kind: str, name: str) -> Optional[str]:
