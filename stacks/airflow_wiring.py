@@ -8,7 +8,7 @@ keyword arguments and gets back the stack outputs of this part (``airflow_namesp
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -23,6 +23,7 @@ from infra.batch_namespace import (
     BatchQuota,
     ServiceAccountRef,
 )
+from infra.batch_secrets import BatchSecrets, BatchSecretsArgs
 from infra.cidr import plan_subnets
 from infra.git_ssh_key import GIT_SSH_KEY, GitSshKey, GitSshKeyArgs
 from infra.pgbouncer import PoolPlanError
@@ -43,6 +44,11 @@ def git_ssh_key_secret_name(project: str, stack: str) -> str:
 
     The DR rehearsal imports this (or reads the stack output ``git_ssh_key_secret_name``)."""
     return f"{durable_secret_prefix(project, stack)}/{GIT_SSH_KEY}"
+
+
+def batch_secrets_prefix(project: str, stack: str) -> str:
+    """Secrets Manager prefix of the batch Jobs' secrets (``infra.batch_secrets``): operators own them."""
+    return f"{project}/{stack}/batch/secrets"
 
 
 def needs_git_ssh_key(config: StackConfig) -> bool:
@@ -136,6 +142,7 @@ def build_airflow(
     wait_for: Sequence[pulumi.Resource] = (),
     opts: Optional[pulumi.ResourceOptions] = None,
     project: str = "batch-platform",
+    batch_secrets: Optional[Mapping[str, Mapping[str, str]]] = None,
 ) -> dict[str, Any]:
     """Register Airflow and the batch namespace; return their stack outputs.
 
@@ -210,6 +217,12 @@ def build_airflow(
             iam_policy_arns=tuple(config.batch.iam_policy_arns),
         ),
         opts=opts,
+    )
+    providers = dict(opts.providers) if opts is not None and isinstance(opts.providers, dict) else {}
+    BatchSecrets(
+        f"{stack}-batch-secrets",
+        BatchSecretsArgs(contents=batch_secrets or {}, namespace=batch.namespace, namespace_name=config.batch.namespace),
+        opts=pulumi.ResourceOptions(providers={**providers, "kubernetes": kubernetes_provider}),
     )
     outputs: dict[str, Any] = {
         "airflow_namespace": airflow.namespace,

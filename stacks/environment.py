@@ -16,7 +16,8 @@ from infra.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from infra.database import POSTGRES_PORT
 from infra.network import Network, NetworkArgs
 from stacks.airflow_image import build_airflow_image
-from stacks.airflow_wiring import build_airflow
+from infra.batch_secrets import read_batch_secrets
+from stacks.airflow_wiring import batch_secrets_prefix, build_airflow
 from stacks.config import Problem, StackConfig, StackConfigError
 from stacks.data import build_data_stores
 from stacks.names import stack_name_problems
@@ -56,8 +57,12 @@ def build_environment(config: StackConfig, stack: str) -> dict[str, Any]:
             [Problem("network.az_count", wanted, f"{config.region} has only {len(zones.names)} AZs available: {zones.names}")],
         )
 
-    # First after the provider: a missing Airflow image fails the update before anything else changes.
+    # First after the provider: a missing Airflow image or a malformed batch secret fails the update
+    # before anything else changes.
     airflow_image = build_airflow_image(config, stack, project=PROJECT, aws_provider=aws_provider)
+    batch_secrets = read_batch_secrets(
+        batch_secrets_prefix(PROJECT, stack), pulumi.InvokeOptions(provider=aws_provider)
+    )
 
     network = Network(
         f"{stack}-network",
@@ -107,6 +112,7 @@ def build_environment(config: StackConfig, stack: str) -> dict[str, Any]:
         wait_for=cluster.system_ready,
         opts=on_aws,
         project=PROJECT,
+        batch_secrets=batch_secrets,
     )
 
     return {
