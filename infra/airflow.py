@@ -32,6 +32,7 @@ from infra import k8s_objects, pgbouncer, versions
 from infra.airflow_values import (
     ADMIN_PASSWORD_KEY,
     API_SECRET_KEY,
+    GIT_SSH_KEY,
     FERNET_SECRET_KEY,
     IRSA_COMPONENTS,
     JWT_SECRET_KEY,
@@ -40,6 +41,7 @@ from infra.airflow_values import (
     SLACK_CONNECTION_ID,
     SMTP_CONNECTION_ID,
     AirflowSettings,
+    GitSyncDags,
     ImageRef,
     airflow_values,
     pool_plan,
@@ -239,6 +241,14 @@ class AirflowArgs:
     """Secret: the password of the admin user. None (default): a random 32-character password,
     kept in Pulumi state as a secret and in the Kubernetes Secret the operator reads it from."""
 
+    pod_annotations: Mapping[str, str] = field(default_factory=dict)
+    """Annotations on every Airflow pod; a change restarts them. Default: none."""
+
+    git_ssh_key: Optional[pulumi.Input[str]] = None
+    """Secret: the git-sync deploy key (from ``infra.git_ssh_key``), written into the Kubernetes Secret
+    ``settings.dags.ssh_key_secret`` under ``gitSshKey``. None (default): no such Secret is registered
+    (an HTTPS repository, or DAGs in an image)."""
+
     wait_for: Sequence[pulumi.Resource] = ()
     """Resources the release waits for: the system node group and coredns, so Helm's wait for ready
     pods starts only once pods can be scheduled. Default: none (a cluster that already has nodes)."""
@@ -279,6 +289,7 @@ class Airflow(pulumi.ComponentResource):
                 task_log_bucket=v["bucket"],
                 role_arns={c: v[c] for c in IRSA_COMPONENTS},
                 image=ImageRef(v["image_repository"], args.image_tag),
+                pod_annotations=args.pod_annotations,
             )
         )
         self.release = k8s.helm.v3.Release(
@@ -343,6 +354,9 @@ class Airflow(pulumi.ComponentResource):
             n.pgbouncer_stats: {METADATA_SECRET_KEY: login.apply(pgbouncer.stats_connection)},
             n.admin_password: {ADMIN_PASSWORD_KEY: admin_password},
         }
+        if isinstance(s.dags, GitSyncDags) and s.dags.ssh_key_secret and args.git_ssh_key is not None:
+            # Copied from Secrets Manager on every up: a recreated cluster gets the key back by itself.
+            contents[s.dags.ssh_key_secret] = {GIT_SSH_KEY: args.git_ssh_key}
         created = []
         for secret_name, data in contents.items():
             obj = secret_object(secret_name, s.namespace, list(data))

@@ -378,6 +378,7 @@ class ChartValues(_Strict):
     statsd: _Statsd
     dags: _Dags
     logs: _Logs
+    airflowPodAnnotations: Optional[dict[str, str]] = None
 
 
 # --- The function ----------------------------------------------------------------------------------
@@ -533,10 +534,12 @@ def airflow_values(
     task_log_bucket: str,
     role_arns: Mapping[str, str],
     image: ImageRef,
+    pod_annotations: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The chart values for ``settings``, PgBouncer pools ``plan``, the task-log bucket name,
     ``role_arns`` (each IRSA component to its IAM role ARN) and the platform ``image`` (its
-    repository URL): the last three exist only at deploy time.
+    repository URL): the last three exist only at deploy time. ``pod_annotations`` go on every
+    Airflow pod (``airflowPodAnnotations``): a change rolls them, e.g. when a mounted key changes.
 
     Raises pydantic.ValidationError when the result does not match ``ChartValues`` (a bug here,
     caught by the tests before anything deploys).
@@ -635,5 +638,7 @@ def airflow_values(
         # Task logs live in S3 (remote logging); no PVC to lose, resize or pin to an AZ.
         "logs": {"persistence": {"enabled": False}},
     }
+    if pod_annotations:
+        values["airflowPodAnnotations"] = dict(pod_annotations)
     ChartValues.model_validate(values)
     return values

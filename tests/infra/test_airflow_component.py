@@ -158,7 +158,8 @@ def test_log_policies_are_scoped_to_the_bucket_prefix(plan):
 def test_notification_connections_live_in_secrets_manager(plan):
     names = sorted(r.input("name") for r in plan.of_type("aws:secretsmanager/secret:Secret"))
     prefix = f"batch-platform/{plan.stack}/airflow/connections"
-    assert names == [f"{prefix}/slack_notifications", f"{prefix}/smtp_notifications"]
+    git_key = f"batch-platform/{plan.stack}/airflow/git-ssh-key"  # also valued by an operator
+    assert names == [f"{prefix}/slack_notifications", f"{prefix}/smtp_notifications", git_key]
     for secret in plan.of_type("aws:secretsmanager/secret:Secret"):
         assert "secretString" not in secret.inputs  # values are set by an operator, never in code
 
@@ -167,7 +168,7 @@ def test_kubernetes_secrets_hold_pulumi_secrets_only(plan):
     secrets = {r.input("metadata.name"): r for r in plan.of_type(SECRET)}
     assert set(secrets) == {
         "airflow-metadata", "airflow-fernet-key", "airflow-api-secret-key", "airflow-jwt-secret",
-        "airflow-pgbouncer-config", "airflow-pgbouncer-stats", "airflow-admin",
+        "airflow-pgbouncer-config", "airflow-pgbouncer-stats", "airflow-admin", "airflow-git-ssh",
     }
     for secret in secrets.values():
         assert secret.inputs["stringData"] == "[secret]"
