@@ -82,15 +82,14 @@ class GitSyncDags:
     period_seconds: int = 60
 
 
-# Where the chart's git-sync checks the DAG repository out. The DAG repository has this repository's
-# layout: DAG files under ``sub_path`` (``dags``) and the platform's Airflow plugin under ``plugins``.
+# Where the chart's git-sync checks the DAG repository out (DAG files under ``sub_path``).
 GIT_SYNC_CHECKOUT = "/opt/airflow/dags/repo"
 
-
-def plugins_folder(dags: "GitSyncDags | ImageDags") -> Optional[str]:
-    """Where Airflow loads plugins from (the Jenkins cron timetable is one): the ``plugins`` folder of
-    the git-synced repository, or None for an image, which copies them to Airflow's default folder."""
-    return f"{GIT_SYNC_CHECKOUT}/plugins" if isinstance(dags, GitSyncDags) else None
+# [core] plugins_folder is never set: every component loads the platform image's plugins from
+# Airflow's default folder ($AIRFLOW_HOME/plugins), and the plugin imports the DAG library installed
+# in the image. A folder inside the git checkout would exist only where the chart mounts the DAGs:
+# not in the scheduler when a DAG processor runs, never in the API server, and both deserialize
+# DAGs with the Jenkins timetable (TimetableNotRegistered without the plugin).
 
 
 @dataclass(frozen=True)
@@ -462,9 +461,6 @@ def _config(settings: AirflowSettings, task_log_bucket: str) -> dict[str, Any]:
     if settings.api_base_url:
         api["base_url"] = settings.api_base_url
     core: dict[str, ConfigValue] = {"load_examples": "False", "auth_manager": FAB_AUTH_MANAGER}
-    plugins = plugins_folder(settings.dags)
-    if plugins is not None:
-        core["plugins_folder"] = plugins
     return {
         "core": core,
         "database": {

@@ -289,9 +289,12 @@ def test_values_are_deterministic(prod):
     assert values_for("prod") == prod
 
 
-def test_plugins_come_from_the_git_synced_repository(prod):
-    # The scheduler deserializes the Jenkins cron timetable only through the platform's plugin.
-    assert prod["config"]["core"]["plugins_folder"] == "/opt/airflow/dags/repo/plugins"
+def test_plugins_come_from_the_image_in_every_component(prod, dev):
+    # A plugins folder in the git checkout would exist only where the chart mounts the DAGs: not in
+    # the scheduler (a DAG processor runs) nor the API server, which deserialize the Jenkins timetable.
+    # tests/dags/test_components_without_dag_folder.py deserializes one under this configuration.
+    for values in (prod, dev):
+        assert "plugins_folder" not in values["config"]["core"]
     assert prod["dags"]["gitSync"]["subPath"] == "dags"
 
 
