@@ -51,8 +51,15 @@ $(POLICY_VENV)/.installed: policy/requirements.txt policy/requirements-test.txt
 plan: $(VENV)/.installed
 	$(PY) -m stacks plan $(STACK)
 
+# A maintained IAM simulator (Node.js) that decides IAM conditions, which moto ignores; pinned by
+# its package-lock.json (tests/infra/iam_simulation.py).
+IAM_SIMULATOR := tests/infra/iam_simulator
+$(IAM_SIMULATOR)/node_modules/.installed: $(IAM_SIMULATOR)/package.json $(IAM_SIMULATOR)/package-lock.json
+	npm ci --prefix $(IAM_SIMULATOR) --no-audit --no-fund --loglevel=error
+	touch $@
+
 # pytest exits 5 when it collected no test: that is a failure here, not a pass.
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(IAM_SIMULATOR)/node_modules/.installed
 	$(PY) -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "error: no tests were collected"; exit 1; fi; [ $$status -eq 0 ] || exit $$status
 	$(MAKE) --no-print-directory policy-test
