@@ -231,13 +231,14 @@ def dag_kwargs(spec: JobSpec, platform: platform_settings.PlatformSettings) -> d
 
 def build_dag(spec: JobSpec, platform: platform_settings.PlatformSettings | None = None):
     """The Airflow DAG for a validated spec."""
-    from airflow.providers.cncf.kubernetes.operators.job import KubernetesJobOperator
+    from batch_platform.job_operator import BatchJobOperator
     from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
     from airflow.sdk import DAG
 
     platform = platform or platform_settings.load()
     with DAG(**dag_kwargs(spec, platform)) as dag:
-        run = KubernetesJobOperator(**job_operator_kwargs(spec, platform))
+        # The provider's KubernetesJobOperator, launching at most one Job per try (job_operator.py).
+        run = BatchJobOperator(**job_operator_kwargs(spec, platform))
         for trigger in spec.triggers:
             TriggerDagRunOperator(
                 task_id=f"trigger_{trigger.dag_id.replace('.', '_').replace('-', '_')}",
