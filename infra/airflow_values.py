@@ -295,7 +295,6 @@ class _Pgbouncer(_Component):
     metadataPoolSize: int = Field(ge=1)
     resultBackendPoolSize: int = Field(ge=0)
     maxClientConn: int = Field(ge=1)
-    sslmode: Literal["require", "verify-ca", "verify-full"]
     metricsExporterSidecar: _PgbouncerExporter
 
 
@@ -619,7 +618,8 @@ def airflow_values(
             "metadataPoolSize": plan.metadata_pool_size,
             "resultBackendPoolSize": plan.result_backend_pool_size,
             "maxClientConn": plan.max_client_conn,
-            "sslmode": "require",
+            # No sslmode here: the chart only reads it to render its own pgbouncer.ini, which
+            # configSecretName replaces; TLS towards RDS is server_tls_sslmode in infra/pgbouncer.py.
             "metricsExporterSidecar": {
                 "statsSecretName": names.pgbouncer_stats,
                 "statsSecretKey": METADATA_SECRET_KEY,

@@ -179,7 +179,6 @@ def test_kubernetes_secrets_hold_pulumi_secrets_only(plan):
     assert raw["airflow-jwt-secret"] == {"jwt-secret": JWT}
     assert raw["airflow-metadata"]["connection"] == (
         "postgresql://airflow:offline-db-p%40ss@airflow-pgbouncer.airflow.svc.cluster.local:6543/airflow-metadata"
-        "?sslmode=disable"
     )
     ini = raw["airflow-pgbouncer-config"]["pgbouncer.ini"]
     assert "host=offline-db.eu-west-1.rds.amazonaws.com port=5432 dbname=airflow" in ini

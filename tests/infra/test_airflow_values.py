@@ -157,7 +157,8 @@ def test_remote_logging_to_the_bucket_prefix_and_nothing_local(prod):
 def test_pgbouncer_pools_come_from_the_instance_class(prod, dev):
     assert prod["pgbouncer"]["enabled"] is True
     assert prod["pgbouncer"]["configSecretName"] == "airflow-pgbouncer-config"
-    assert prod["pgbouncer"]["sslmode"] == "require"
+    # The chart ignores pgbouncer.sslmode once configSecretName is set: TLS is in our pgbouncer.ini.
+    assert "sslmode" not in prod["pgbouncer"]
     assert prod["pgbouncer"]["maxClientConn"] == 180
     assert prod["pgbouncer"]["metadataPoolSize"] == 180
     assert prod["pgbouncer"]["resultBackendPoolSize"] == 0
