@@ -14,6 +14,7 @@ notification connections live in AWS Secrets Manager, read through the secrets b
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping, Optional, Union
 
@@ -40,6 +41,12 @@ IRSA_COMPONENTS = LOG_WRITERS + LOG_READERS
 SLACK_CONNECTION_ID = "slack_notifications"
 SMTP_CONNECTION_ID = "smtp_notifications"
 TASK_LOG_CONNECTION_ID = "aws_task_logs"
+# The batch task's Kubernetes connection: absent everywhere, so the provider uses the pod's
+# in-cluster account (the DAG library's default, dags/batch_platform/settings.py).
+KUBERNETES_CONNECTION_ID = "kubernetes_default"
+# Connections that never live in Secrets Manager (one from the environment, one absent): looking
+# them up there first, on every task and every log read, only costs a request and its latency.
+LOCAL_CONNECTION_IDS = (TASK_LOG_CONNECTION_ID, KUBERNETES_CONNECTION_ID)
 
 SECRETS_MANAGER_BACKEND = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
@@ -479,6 +486,9 @@ def _config(settings: AirflowSettings, task_log_bucket: str) -> dict[str, Any]:
             "backend_kwargs": json.dumps(
                 {
                     "connections_prefix": settings.connections_prefix,
+                    # Every connection but the local ones (a spec may name its own notification
+                    # connection, stored in Secrets Manager like the platform's two).
+                    "connections_lookup_pattern": connections_lookup_pattern(),
                     "variables_prefix": None,
                     "config_prefix": None,
                     "region_name": settings.region,
@@ -489,6 +499,12 @@ def _config(settings: AirflowSettings, task_log_bucket: str) -> dict[str, Any]:
         "api": api,
         "kubernetes_executor": {"delete_worker_pods": "True", "delete_worker_pods_on_failure": "False"},
     }
+
+
+def connections_lookup_pattern() -> str:
+    """The Secrets Manager backend's ``connections_lookup_pattern``: any id but ``LOCAL_CONNECTION_IDS``
+    (the backend matches it with ``re.match``, ignoring case)."""
+    return "^(?!(" + "|".join(re.escape(conn_id) for conn_id in LOCAL_CONNECTION_IDS) + ")$)"
 
 
 def _create_user_job(settings: AirflowSettings) -> dict[str, Any]:

@@ -200,6 +200,8 @@ def test_notifications_come_from_secrets_manager(prod):
     assert secrets["backend"] == "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
     assert json.loads(secrets["backend_kwargs"]) == {
         "connections_prefix": "batch-platform/prod/airflow/connections",
+        # tests/infra/test_connection_lookups.py runs the backend with these kwargs.
+        "connections_lookup_pattern": "^(?!(aws_task_logs|kubernetes_default)$)",
         "variables_prefix": None,
         "config_prefix": None,
         "region_name": "eu-west-1",
