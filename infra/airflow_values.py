@@ -57,6 +57,9 @@ FERNET_SECRET_KEY = "fernet-key"
 API_SECRET_KEY = "api-secret-key"
 JWT_SECRET_KEY = "jwt-secret"
 ADMIN_PASSWORD_KEY = "password"
+# How long the create-user Job waits for the migration Job's schema: the Helm timeout's default
+# (infra/airflow.py AirflowArgs.helm_timeout_seconds), which a first install's migration fits in.
+MIGRATION_WAIT_SECONDS = 1200
 GIT_SSH_KEY = "gitSshKey"
 
 
@@ -515,9 +518,13 @@ def _create_user_job(settings: AirflowSettings) -> dict[str, Any]:
         "applyCustomEnv": False,
         # The password comes from a Kubernetes Secret through the environment, never from values.
         # `users create` leaves an existing user untouched: rotate with `airflow users reset-password`.
+        # Without hooks this Job starts with the migration Job: it first waits for the migrated
+        # schema (the check the chart's own wait-for-migrations init containers run), instead of
+        # failing against a bare database and relying on the Job's backoff to outlast migrations.
         "args": [
             "bash",
             "-c",
+            f"airflow db check-migrations --migration-wait-timeout {MIGRATION_WAIT_SECONDS} && "
             'exec airflow users create --role Admin --username "$AIRFLOW_ADMIN_USERNAME" '
             '--email "$AIRFLOW_ADMIN_EMAIL" --firstname Airflow --lastname Admin '
             '--password "$AIRFLOW_ADMIN_PASSWORD"',

@@ -85,6 +85,21 @@ def test_bootstrap_jobs_run_without_helm_hooks(prod):
         assert prod[job]["applyCustomEnv"] is False
 
 
+def test_create_user_waits_for_the_migrated_schema(prod):
+    # Both Jobs start together (no hooks): the user is created only once the schema is migrated,
+    # checked with Airflow's own command, parsed here by Airflow's CLI parser.
+    import shlex
+
+    from airflow.cli import cli_parser
+
+    script = prod["createUserJob"]["args"][2]
+    wait, create = script.split(" && ", 1)
+    assert create.startswith("exec airflow users create ")
+    args = cli_parser.get_parser().parse_args(shlex.split(wait)[1:])
+    assert args.func.__name__ == "check_migrations"
+    assert args.migration_wait_timeout == 1200
+
+
 def test_no_default_admin_password(prod):
     job = prod["createUserJob"]
     assert job["defaultUser"]["password"] == ""
