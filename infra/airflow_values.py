@@ -614,14 +614,16 @@ def airflow_values(
             "resources": settings.resources["worker"].as_values(),
             "nodeSelector": node_selector(SYSTEM),
             "tolerations": [toleration(SYSTEM)],
-            # The task pods' account (with its IRSA role) is created by the chart's classic worker
-            # ServiceAccount template, which every chart version renders; newer charts render the
-            # dedicated workers.kubernetes account only behind workers.useWorkerDedicatedServiceAccounts
-            # (chart 1.19 not at all), so an account created only there may never exist and every
-            # task pod would fail at creation. Both keys name the same account, so the pod template
-            # and the RBAC bindings agree whichever one a chart version reads.
-            "serviceAccount": {"create": True, "name": worker_account, "annotations": _irsa(role_arns, "worker")},
-            "kubernetes": {"serviceAccount": {"create": False, "name": worker_account}},
+            # The legacy worker account is never created; both paths of the chart resolve to the
+            # same name, so the pod template and the RBAC bindings agree whichever they read.
+            "serviceAccount": {"create": False, "name": worker_account},
+            "kubernetes": {
+                "serviceAccount": {
+                    "create": True,
+                    "name": worker_account,
+                    "annotations": _irsa(role_arns, "worker"),
+                }
+            },
         },
         "createUserJob": _create_user_job(settings),
         "migrateDatabaseJob": {

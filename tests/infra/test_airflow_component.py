@@ -111,7 +111,7 @@ def test_values_carry_the_irsa_role_arns(plan):
         "api-server": v["apiServer"],
         "triggerer": v["triggerer"],
         "dag-processor": v["dagProcessor"],
-        "worker": v["workers"],
+        "worker": v["workers"]["kubernetes"],
     }
     for component, section in expected.items():
         name = f"{plan.stack}-airflow-{component}"

