@@ -614,8 +614,13 @@ def airflow_values(
             "resources": settings.resources["worker"].as_values(),
             "nodeSelector": node_selector(SYSTEM),
             "tolerations": [toleration(SYSTEM)],
-            # The legacy worker account is never created; both paths of the chart resolve to the
-            # same name, so the pod template and the RBAC bindings agree whichever they read.
+            # The task pods' account comes from workers.kubernetes.serviceAccount, the chart's own
+            # for KubernetesExecutor pods since 1.21 (apache/airflow#64730; the pod template and,
+            # from #66730, the RBAC bindings use it when it is created). The deprecated
+            # workers.serviceAccount is not created: with kubernetes.create false the chart would
+            # render neither account for a pure KubernetesExecutor (#66598). Both keys name the same
+            # account. Chart 1.19's dedicated accounts were gated behind
+            # workers.useWorkerDedicatedServiceAccounts instead: recheck when changing the chart.
             "serviceAccount": {"create": False, "name": worker_account},
             "kubernetes": {
                 "serviceAccount": {

@@ -153,8 +153,10 @@ def test_log_components_use_irsa_service_accounts(prod):
     for component, account in accounts.items():
         assert account["annotations"] == {IRSA_ANNOTATION: ROLE_ARNS[component]}
         assert account["name"] == f"airflow-{component.replace('_', '-')}"
-    # The legacy worker account is never created and resolves to the same name.
+    # The deprecated worker account is never created and names the same account; creating the
+    # task pods' account there instead would render none in chart 1.22 (apache/airflow#66598).
     assert prod["workers"]["serviceAccount"] == {"create": False, "name": "airflow-worker"}
+    assert prod["workers"]["kubernetes"]["serviceAccount"]["create"] is True
 
 
 def test_remote_logging_to_the_bucket_prefix_and_nothing_local(prod):
