@@ -77,6 +77,8 @@ class FakeCluster:
     pods_after_lists: int = 0
     log_lines: tuple[str, ...] = ("batch started", "batch finished")
     succeed: bool = True
+    pending_reads: int = 0
+    """``"run"``: a new pod stays Pending (image pull, node scale-up) for this many reads of it."""
     finish_on_status_read: bool = False
     """``"run"`` also ends a Job whose pod runs when its status is read (a client that reads the log
     only after the Job ended, like the provider's own operator, would wait forever otherwise)."""
@@ -258,7 +260,16 @@ class _Handler(BaseHTTPRequestHandler):
         if name not in store:
             return self._status(404, "NotFound", f'{resource.split("/")[0]} "{name}" not found')
         obj = store[name]
+        if method == "GET" and resource == "pods" and obj["status"]["phase"] == "Pending":
+            obj["_reads_until_running"] = obj.get("_reads_until_running", 0) - 1
+            if obj["_reads_until_running"] <= 0:
+                obj["status"]["phase"] = "Running"
+                for status in obj["status"]["containerStatuses"]:
+                    status.update(ready=True, state={"running": {"startedAt": _now()}})
         if method == "GET" and sub == "/log":
+            if obj["status"]["phase"] == "Pending":
+                container = obj["spec"]["containers"][0]["name"]
+                return self._status(400, "BadRequest", f'container "{container}" in pod "{name}" is waiting to start: ContainerCreating')
             return self._log(obj)
         if method == "GET" and resource == "jobs/status" and cluster.controller == "run" and cluster.finish_on_status_read:
             if cluster.pods_of(obj) and not obj["status"].get("conditions"):
@@ -304,7 +315,8 @@ class _Handler(BaseHTTPRequestHandler):
             if job["status"].get("conditions") or cluster.pods_of(job):
                 continue
             if cluster._pod_lists - job["_lists_at_creation"] > cluster.pods_after_lists:
-                cluster.add_pod(job)
+                pod = cluster.add_pod(job, phase="Pending" if cluster.pending_reads else "Running")
+                pod["_reads_until_running"] = cluster.pending_reads
 
     def _log(self, pod: dict) -> None:
         cluster = self.cluster

@@ -154,6 +154,14 @@ def test_pods_slower_than_the_providers_three_listings_are_waited_for(cluster):
     assert len(cluster.calls("GET", r"/api/v1/namespaces/batch-jobs/pods")) > 8
 
 
+def test_a_pending_pod_is_waited_for_before_its_log_is_followed(cluster, capsys):
+    # The API refuses the log of a container that is still waiting (400): follow it once it runs.
+    cluster.pending_reads = 4
+    _execute(1)
+    assert not [r for r in cluster.requests if r.status == 400]
+    assert "[base] batch finished" in capsys.readouterr().out
+
+
 def test_a_job_that_never_gets_a_pod_is_deleted_after_the_bound(cluster):
     cluster.controller = "hold"
     with pytest.raises(AirflowException, match=r"created no pod in 0\.3 s .* it was deleted so that no copy"):
