@@ -147,7 +147,14 @@ def ui_service_object(settings: AirflowSettings, ui: UiSettings) -> Optional[dic
 
 def component_policy(bucket_arn: str, log_prefix: str, connections_arn_pattern: str, *, write: bool) -> str:
     """What one Airflow component may do in AWS: task logs under ``log_prefix`` (read, or read and
-    write) and reading the notification connections. No delete: retention is the bucket's job."""
+    write) and reading the notification connections. No delete: retention is the bucket's job.
+
+    Listing covers the whole bucket, with no ``s3:prefix`` condition: the S3 task handler's first
+    call for a new log is a HeadObject of a key that does not exist yet, which S3 answers with 404
+    only to a caller allowed ``s3:ListBucket`` on the bucket, and that request carries no
+    ``s3:prefix``; with a prefix-limited grant the answer is 403 and the handler uploads nothing.
+    Listing reveals key names (DAG, run and task ids), never contents: objects stay limited to the
+    prefix. tests/infra/test_task_log_policy.py runs the handler against this document."""
     prefix = log_prefix.strip("/")
     object_actions = ["s3:GetObject", "s3:PutObject"] if write else ["s3:GetObject"]
     return json.dumps(
@@ -160,13 +167,7 @@ def component_policy(bucket_arn: str, log_prefix: str, connections_arn_pattern: 
                     "Action": object_actions,
                     "Resource": f"{bucket_arn}/{prefix}/*",
                 },
-                {
-                    "Sid": "TaskLogListing",
-                    "Effect": "Allow",
-                    "Action": "s3:ListBucket",
-                    "Resource": bucket_arn,
-                    "Condition": {"StringLike": {"s3:prefix": [f"{prefix}/*", prefix]}},
-                },
+                {"Sid": "TaskLogListing", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
                 {
                     "Sid": "Connections",
                     "Effect": "Allow",

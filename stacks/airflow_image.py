@@ -72,7 +72,7 @@ def missing_image_problem(stack: str, repository: str, tag: str, *, explicit: bo
         )
     else:
         expected = (
-            f"{where} (the tag is the content tag of this checkout: images/airflow and plugins/): build and "
+            f"{where} (the tag is the content tag of this checkout: images/airflow, dags/batch_platform and plugins/): build and "
             f"push it first with make image STACK={stack}"
         )
     return Problem("airflow.image.tag", tag, expected)

@@ -140,7 +140,7 @@ def test_an_image_not_pushed_fails_before_anything_else_is_registered():
     [error] = errors
     assert str(error).splitlines()[1] == (
         f'  - Pulumi.prod.yaml: airflow.image.tag = "{checkout_tag()}": no image with this tag in the ECR repository '
-        "batch-platform/prod/airflow (the tag is the content tag of this checkout: images/airflow and plugins/): "
+        "batch-platform/prod/airflow (the tag is the content tag of this checkout: images/airflow, dags/batch_platform and plugins/): "
         "build and push it first with make image STACK=prod"
     )
     assert {r.type for r in plan.resources} == {
