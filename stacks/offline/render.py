@@ -147,7 +147,7 @@ def render_text(plan: Plan) -> str:
         lines += [f"  - {message}" for message in plan.warnings]
     lines += ["", "Offline placeholders (canned invoke answers, not read from AWS):"]
     seen = set()
-    for invoke in _in_stable_order(plan.invokes):
+    for invoke in sorted(plan.invokes, key=_invoke_key):
         shown = f"  {invoke.token}({_short(invoke.args)}) -> {_short(invoke.result)}"
         if invoke.note != PLACEHOLDER_NOTE:
             shown += f"  [{invoke.note}]"
@@ -155,11 +155,6 @@ def render_text(plan: Plan) -> str:
             seen.add(shown)
             lines.append(shown)
     return "\n".join(lines) + "\n"
-
-
-def _in_stable_order(invokes: list) -> list:
-    # Invokes run concurrently: their call order varies from run to run, the plan must not.
-    return sorted(invokes, key=lambda i: (i.token, json.dumps(i.args, sort_keys=True, default=str)))
 
 
 def plan_document(plan: Plan) -> dict[str, Any]:
@@ -185,12 +180,17 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "totals": dict(sorted(Counter(r.type for r in plan.resources).items())),
         "outputs": plan.outputs,
         "secretOutputs": plan.secret_outputs,
+        # Sorted: invokes made from Outputs run concurrently, so their recorded order varies.
         "placeholders": [
             {"invoke": i.token, "args": i.args, "result": i.result, "note": i.note}
-            for i in _in_stable_order(plan.invokes)
+            for i in sorted(plan.invokes, key=_invoke_key)
         ],
         "warnings": plan.warnings,
     }
+
+
+def _invoke_key(invoke) -> tuple[str, str]:
+    return invoke.token, json.dumps(invoke.args, sort_keys=True, default=str)
 
 
 def render_json(plan: Plan) -> str:
