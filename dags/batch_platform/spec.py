@@ -173,6 +173,77 @@ class DownstreamTrigger(_Strict):
     conf: dict[str, str] = Field(default_factory=dict, description="run parameters; Jinja templates allowed")
 
 
+# The user and group a batch container runs as unless its spec says otherwise: 65532 is the
+# conventional unprivileged "nonroot" user (distroless images); it needs no entry in /etc/passwd.
+DEFAULT_RUN_AS_USER = 65532
+DEFAULT_RUN_AS_GROUP = 65532
+# Linux IDs above this are not portable (user namespaces, most file systems store 32 bits, signed).
+MAX_ID = 2**31 - 1
+PSS = "the batch namespace enforces the Pod Security Standard 'restricted' (kubernetes.io, Pod Security Standards)"
+
+
+def _non_root_id(value: int) -> int:
+    if value == 0:
+        raise ValueError(f"0 is root: {PSS}, whose control 'Running as Non-root user' forbids runAsUser 0 "
+                         "(pick the UID the image expects, e.g. 1000)")
+    return value
+
+
+NonRootId = Annotated[int, Field(ge=0, le=MAX_ID), AfterValidator(_non_root_id)]
+
+
+def _absolute_path(value: str) -> str:
+    if not value.startswith("/") or value != value.rstrip("/") or "//" in value or "/../" in f"{value}/" or value == "/":
+        raise ValueError("expected an absolute directory path such as /app/logs (no trailing slash, no '..', not '/')")
+    return value
+
+
+AbsolutePath = Annotated[str, Field(min_length=2, max_length=1024), AfterValidator(_absolute_path)]
+
+
+def _refused(rule: str):
+    def check(value: Any) -> Any:
+        if value:
+            raise ValueError(f"{PSS}, whose control {rule}; batch Jobs cannot ask for it")
+        return value
+
+    return check
+
+
+class JobSecurity(_Strict):
+    """How the job's container runs (docs/migrating-from-jenkins.md, "Security context").
+
+    Every field has the secure default; the UID/GID may change (an image built for a fixed user),
+    never to root. The privilege fields exist only to refuse them with the rule they break.
+    """
+
+    run_as_user: NonRootId = Field(DEFAULT_RUN_AS_USER, description="UID of the container's processes (never 0)")
+    run_as_group: NonRootId = Field(DEFAULT_RUN_AS_GROUP, description="primary GID of the container's processes (never 0)")
+    fs_group: NonRootId | None = Field(default=None, description="group owning the writable volumes; default run_as_group")
+    service_account_token: bool = Field(
+        default=False,
+        description="mount a Kubernetes API token (IRSA for AWS needs none: the EKS webhook projects its own)",
+    )
+    read_only_root_filesystem: bool = Field(
+        default=True, description="false only for an image that writes outside /tmp, the workspace and writable_paths"
+    )
+    writable_paths: list[AbsolutePath] = Field(
+        default_factory=list, description="more writable directories (emptyDir per path), e.g. /app/logs"
+    )
+    allow_privilege_escalation: Annotated[bool, AfterValidator(_refused(
+        "'Privilege Escalation' requires allowPrivilegeEscalation: false"))] = False
+    privileged: Annotated[bool, AfterValidator(_refused(
+        "'Privileged Containers' forbids privileged: true"))] = False
+    add_capabilities: Annotated[list[str], AfterValidator(_refused(
+        "'Capabilities' requires drop: [ALL] and allows adding back only NET_BIND_SERVICE, which a non-root batch Job cannot use"))] = Field(
+        default_factory=list
+    )
+
+    @property
+    def effective_fs_group(self) -> int:
+        return self.run_as_group if self.fs_group is None else self.fs_group
+
+
 class JobSpec(_Strict):
     """One batch job: a container run as a Kubernetes Job by one DAG."""
 
@@ -196,6 +267,7 @@ class JobSpec(_Strict):
     triggers: list[DownstreamTrigger] = Field(default_factory=list)
     tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list)
     jenkins: JenkinsOrigin | None = None
+    security: JobSecurity = JobSecurity()
 
     @model_validator(mode="after")
     def _unique_names(self) -> JobSpec:
