@@ -71,13 +71,13 @@ def _labels() -> dict[str, str]:
 
 
 def airflow_namespace_object(namespace: str, kubernetes_version: str) -> dict[str, Any]:
-    """The Airflow namespace. The chart's pods (git-sync, statsd, PgBouncer images) meet ``baseline``,
-    not all of ``restricted``; violations of restricted are still reported (audit, warn)."""
+    """The Airflow namespace: ``restricted`` enforced, audited and warned, like ``batch-jobs``; every chart
+    pod gets security contexts that pass it (infra/airflow_security.py)."""
     version = f"v{kubernetes_version}"
     labels = _labels()
     labels.update(
         {
-            "pod-security.kubernetes.io/enforce": "baseline",
+            "pod-security.kubernetes.io/enforce": "restricted",
             "pod-security.kubernetes.io/enforce-version": version,
             "pod-security.kubernetes.io/audit": "restricted",
             "pod-security.kubernetes.io/audit-version": version,

@@ -66,6 +66,8 @@ def airflow_settings(config: StackConfig) -> AirflowSettings:
         admin_email=a.admin.email,
         api_base_url=f"https://{a.ui.hostname}" if a.ui.hostname else None,
         kubernetes_version=config.cluster.kubernetes_version,
+        # The internal NLB reaches the API servers through the nodes (source NAT to a node address).
+        ui_source_cidrs=(str(config.network.vpc_cidr),),
     )
 
 

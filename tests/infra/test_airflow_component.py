@@ -230,7 +230,7 @@ def test_dev_has_no_load_balancer(plans):
 def test_batch_namespace_objects(plan):
     ns = {r.input("metadata.name"): r for r in plan.of_type("kubernetes:core/v1:Namespace")}
     assert ns["batch-jobs"].input("metadata.labels")["pod-security.kubernetes.io/enforce"] == "restricted"
-    assert ns["airflow"].input("metadata.labels")["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert ns["airflow"].input("metadata.labels")["pod-security.kubernetes.io/enforce"] == "restricted"
     account = plan.one("kubernetes:core/v1:ServiceAccount")
     assert account.input("metadata.name") == "batch-job-runner"
     assert account.input("metadata.annotations")[IRSA_ANNOTATION] == (
