@@ -22,6 +22,13 @@ PgBouncer's) write nothing and get a read-only root file system.
 
 ``security_values`` returns the chart values; ``SecurityValues`` is their strict model (the chart's key
 names, ``extra="forbid"``), validated before the values are merged into the rest.
+
+The chart's NetworkPolicies (``networkPolicies.enabled``) restrict ingress only, component by
+component. ``egress_policy_objects`` adds the egress side as our own objects: nothing leaves an
+Airflow pod but DNS, traffic to the other Airflow pods, HTTPS (AWS APIs through IRSA, the
+Kubernetes API, Slack, git over HTTPS) anywhere but the instance metadata service, SMTP submission
+(the mail relay of the ``smtp_notifications`` connection), SSH for git-sync when DAGs come over SSH,
+and, for PgBouncer alone, the database port towards the database subnets.
 """
 
 from __future__ import annotations
@@ -36,6 +43,9 @@ AIRFLOW_GID = 0
 NOBODY_UID = 65534
 GIT_SYNC_UID = 65533
 API_SERVER_PORT = 8080
+IMDS_CIDR = "169.254.169.254/32"
+SMTP_PORTS = (587, 465)  # submission with STARTTLS, and over TLS
+GIT_SSH_PORT = 22
 
 # Chart components whose pod runs the Airflow image, by values key.
 AIRFLOW_COMPONENTS = ("scheduler", "apiServer", "dagProcessor", "triggerer", "workers", "migrateDatabaseJob", "createUserJob")
@@ -110,6 +120,64 @@ def security_values(release_name: str, ui_source_cidrs: Sequence[str] = (), *, g
         }
     SecurityValues.model_validate(values)
     return values
+
+
+def _policy(namespace: str, name: str, selector: dict[str, Any], egress: list[dict[str, Any]]) -> dict[str, Any]:
+    spec: dict[str, Any] = {"podSelector": selector, "policyTypes": ["Egress"]}
+    if egress:
+        spec["egress"] = egress
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "batch-platform"},
+        },
+        "spec": spec,
+    }
+
+
+def egress_policy_objects(
+    *,
+    namespace: str,
+    release_name: str,
+    database_cidrs: Sequence[str],
+    database_port: Optional[int],
+    git_over_ssh: bool,
+) -> list[dict[str, Any]]:
+    """The egress NetworkPolicies of the Airflow namespace (they add up: a flow passes if one allows it)."""
+    if not database_cidrs or database_port is None:
+        raise ValueError("PgBouncer's egress needs the database subnets and port")
+
+    def tcp(*ports: int) -> list[dict[str, Any]]:
+        return [{"protocol": "TCP", "port": port} for port in ports]
+
+    anywhere_but_imds = [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [IMDS_CIDR]}}]
+    policies = [
+        _policy(namespace, "airflow-default-deny-egress", {}, []),
+        _policy(namespace, "airflow-allow-dns", {}, [{
+            "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+        }]),
+        # PgBouncer, the API server (execution API), StatsD and the log servers: the chart's ingress
+        # policies say which of them accepts what.
+        _policy(namespace, "airflow-allow-in-namespace", {}, [{"to": [{"podSelector": {}}]}]),
+        _policy(namespace, "airflow-allow-https-egress", {}, [{"to": anywhere_but_imds, "ports": tcp(443)}]),
+        _policy(namespace, "airflow-allow-smtp-egress", {}, [{"to": anywhere_but_imds, "ports": tcp(*SMTP_PORTS)}]),
+        _policy(
+            namespace,
+            "airflow-pgbouncer-database-egress",
+            {"matchLabels": {"tier": "airflow", "component": "pgbouncer", "release": release_name}},
+            [{"to": [{"ipBlock": {"cidr": cidr}} for cidr in database_cidrs], "ports": tcp(database_port)}],
+        ),
+    ]
+    if git_over_ssh:
+        policies.append(
+            _policy(namespace, "airflow-allow-git-ssh-egress", {}, [{"to": anywhere_but_imds, "ports": tcp(GIT_SSH_PORT)}])
+        )
+    return policies
 
 
 def merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

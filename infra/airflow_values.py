@@ -147,6 +147,9 @@ class AirflowSettings:
     """The cluster's Kubernetes minor: the Pod Security Standard version the Airflow namespace pins."""
     ui_source_cidrs: tuple[str, ...] = ()
     """Addresses the UI's clients reach the API server pods from (the VPC, behind the internal NLB)."""
+    database_cidrs: tuple[str, ...] = ()
+    """The database subnets: PgBouncer's only egress besides DNS and the namespace (NetworkPolicy)."""
+    database_port: Optional[int] = None
 
     def service_account(self, component: str) -> str:
         """The Kubernetes service account name of a chart component (we name them; never the chart)."""

@@ -24,6 +24,7 @@ from infra.batch_namespace import (
     ServiceAccountRef,
 )
 from infra.cidr import plan_subnets
+from infra.database import POSTGRES_PORT
 from infra.pgbouncer import PoolPlanError
 from stacks.airflow_image import AirflowImage
 from stacks.config import Problem, StackConfig, StackConfigError
@@ -68,6 +69,8 @@ def airflow_settings(config: StackConfig) -> AirflowSettings:
         kubernetes_version=config.cluster.kubernetes_version,
         # The internal NLB reaches the API servers through the nodes (source NAT to a node address).
         ui_source_cidrs=(str(config.network.vpc_cidr),),
+        database_cidrs=tuple(str(c) for c in plan_subnets(config.network.vpc_cidr, config.network.az_count).database),
+        database_port=POSTGRES_PORT,
     )
 
 

@@ -241,7 +241,11 @@ def test_batch_namespace_objects(plan):
     assert [s["name"] for s in binding.input("subjects")] == ["airflow-worker", "airflow-triggerer"]
     assert plan.one("kubernetes:core/v1:ResourceQuota").input("metadata.namespace") == "batch-jobs"
     assert plan.one("kubernetes:core/v1:LimitRange").input("metadata.namespace") == "batch-jobs"
-    policies = sorted(p.input("metadata.name") for p in plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy"))
+    policies = sorted(
+        p.input("metadata.name")
+        for p in plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if p.input("metadata.namespace") == "batch-jobs"
+    )
     assert policies == ["allow-dns", "allow-https-egress", "default-deny-all"]
     # Every Kubernetes object goes through the cluster's provider.
     for r in plan.resources:

@@ -141,3 +141,46 @@ def test_the_chart_values_model_still_checks_the_rest(values):
     for key in ("workers", "migrateDatabaseJob", "createUserJob", "statsd"):
         assert "securityContexts" not in rest[key]
     ChartValues.model_validate(rest)
+
+
+# --- egress NetworkPolicies (ours; the chart's cover ingress) ---------------------------------------
+
+
+def test_egress_policies_match_the_schema_and_give_pgbouncer_alone_the_database(prod_plan):
+    from infra import k8s_objects
+    from infra.cidr import plan_subnets
+
+    config = load_stack_file(stack_file("prod"))
+    policies = {
+        r.inputs["metadata"]["name"]: r.inputs
+        for r in prod_plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if r.inputs["metadata"]["namespace"] == "airflow"
+    }
+    assert {"airflow-default-deny-egress", "airflow-allow-dns", "airflow-allow-in-namespace", "airflow-allow-https-egress",
+            "airflow-allow-smtp-egress", "airflow-pgbouncer-database-egress"} <= set(policies)
+    for policy in policies.values():
+        k8s_objects.validate(policy, config.cluster.kubernetes_version)
+        assert policy["spec"]["policyTypes"] == ["Egress"]
+    database = policies["airflow-pgbouncer-database-egress"]["spec"]
+    assert database["podSelector"] == {"matchLabels": {"tier": "airflow", "component": "pgbouncer", "release": "airflow"}}
+    (rule,) = database["egress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 5432}]
+    assert [t["ipBlock"]["cidr"] for t in rule["to"]] == [
+        str(c) for c in plan_subnets(config.network.vpc_cidr, config.network.az_count).database
+    ]
+    https = policies["airflow-allow-https-egress"]["spec"]["egress"][0]
+    assert https["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}}]
+    # Nothing else reaches the database port: every other rule names its ports.
+    for name, policy in policies.items():
+        for rule in policy["spec"].get("egress", []):
+            if name not in ("airflow-pgbouncer-database-egress", "airflow-allow-in-namespace"):
+                assert 5432 not in {p["port"] for p in rule["ports"]}, name
+
+
+def test_git_over_ssh_opens_port_22_and_a_missing_database_is_an_error():
+    kwargs = dict(namespace="airflow", release_name="airflow", database_cidrs=("10.0.8.0/24",), database_port=5432)
+    names = lambda objects: {o["metadata"]["name"] for o in objects}  # noqa: E731
+    assert "airflow-allow-git-ssh-egress" in names(sec.egress_policy_objects(**kwargs, git_over_ssh=True))
+    assert "airflow-allow-git-ssh-egress" not in names(sec.egress_policy_objects(**kwargs, git_over_ssh=False))
+    with pytest.raises(ValueError, match="database subnets"):
+        sec.egress_policy_objects(**{**kwargs, "database_cidrs": ()}, git_over_ssh=False)
