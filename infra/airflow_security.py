@@ -51,6 +51,10 @@ GIT_SSH_PORT = 22
 AIRFLOW_COMPONENTS = ("scheduler", "apiServer", "dagProcessor", "triggerer", "workers", "migrateDatabaseJob", "createUserJob")
 # Components with the chart's ``wait-for-airflow-migrations`` init container.
 WAITING_COMPONENTS = ("scheduler", "apiServer", "dagProcessor", "triggerer")
+# Components that never call the Kubernetes API: their service account mounts no API token. (The
+# scheduler launches task pods, task pods launch Jobs, the triggerer watches them, the API server
+# reads pod logs; IRSA's own projected token does not depend on this setting.)
+NO_API_TOKEN = ("dagProcessor", "migrateDatabaseJob", "createUserJob", "pgbouncer", "statsd")
 
 
 def pod_context(uid: int, gid: int) -> dict[str, Any]:
@@ -118,6 +122,8 @@ def security_values(release_name: str, ui_source_cidrs: Sequence[str] = (), *, g
                 "securityContexts": {"container": container_context(read_only_root=False, uid=GIT_SYNC_UID)},
             }
         }
+    for component in NO_API_TOKEN:
+        values[component]["serviceAccount"] = {"automountServiceAccountToken": False}
     SecurityValues.model_validate(values)
     return values
 
@@ -241,8 +247,13 @@ class _WithContainer(_Strict):
     securityContexts: _ContainerOnly
 
 
+class _NoToken(_Strict):
+    automountServiceAccountToken: Literal[False]
+
+
 class _Component(_Strict):
     securityContexts: _Contexts
+    serviceAccount: Optional[_NoToken] = None
 
 
 class _Waiting(_Component):

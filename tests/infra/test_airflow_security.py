@@ -107,6 +107,14 @@ def test_users_match_the_images(values):
     assert values["statsd"]["securityContexts"]["container"]["readOnlyRootFilesystem"] is True
 
 
+def test_only_components_that_call_the_kubernetes_api_mount_its_token(values):
+    for component in ("dagProcessor", "migrateDatabaseJob", "createUserJob", "pgbouncer", "statsd"):
+        assert values[component]["serviceAccount"]["automountServiceAccountToken"] is False, component
+    for component in ("scheduler", "apiServer", "triggerer"):
+        assert "automountServiceAccountToken" not in values[component]["serviceAccount"], component
+    assert "automountServiceAccountToken" not in values["workers"]["kubernetes"]["serviceAccount"]
+
+
 def test_network_policies_are_on_and_the_api_server_admits_airflow_pods_and_the_vpc(values, tier):
     assert values["networkPolicies"] == {"enabled": True}
     ingress = values["apiServer"]["networkPolicy"]["ingress"]
@@ -134,6 +142,10 @@ def test_the_chart_values_model_still_checks_the_rest(values):
         if isinstance(rest[key], dict):
             rest[key] = {k: v for k, v in rest[key].items()
                          if k not in ("securityContexts", "waitForMigrations", "networkPolicy", "uid")}
+            if isinstance(rest[key].get("serviceAccount"), dict):
+                rest[key]["serviceAccount"] = {
+                    k: v for k, v in rest[key]["serviceAccount"].items() if k != "automountServiceAccountToken"
+                }
     rest["pgbouncer"]["metricsExporterSidecar"] = {
         k: v for k, v in rest["pgbouncer"]["metricsExporterSidecar"].items() if k != "securityContexts"
     }
