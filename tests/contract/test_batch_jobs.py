@@ -321,3 +321,69 @@ def test_every_secret_a_job_reads_is_created_by_the_stack_or_documented(jobs, st
                 undocumented.setdefault(name, []).append(secret)
     assert undocumented == {}
     assert "kubectl -n batch-jobs create secret generic" in documented  # how an operator creates them
+
+
+# --- the check fails where admission would refuse ---------------------------------------------------
+
+
+def test_the_operators_defaults_alone_are_refused(jobs, stack, tmp_path):
+    """Without the library's security settings (the factory before this contract), every pod breaks
+    four controls of ``restricted``: the check sees what admission refuses."""
+    from airflow.providers.cncf.kubernetes.operators.job import KubernetesJobOperator
+    from airflow.sdk import DAG
+
+    from batch_platform import settings as platform_settings
+    from batch_platform.factory import dag_kwargs, job_operator_kwargs
+    from batch_platform.security import operator_security_kwargs
+
+    spec = jobs["finance.ledger-export"]["spec"]
+    platform = platform_settings.load({})
+    kwargs = job_operator_kwargs(spec, platform)
+    for key in operator_security_kwargs(spec, "/workspace"):
+        kwargs.pop(key)
+    mp = offline_kubernetes_connection(tmp_path)
+    try:
+        with DAG(**dag_kwargs(spec, platform)) as dag:
+            KubernetesJobOperator(**kwargs)
+        job = render_job(dag)
+    finally:
+        mp.undo()
+    level, version = pss.enforced(stack["namespace"])
+    assert {v.control.name for v in pss.check_object(job, level, version)} == {
+        "Privilege Escalation", "Running as Non-root", "Seccomp", "Capabilities",
+    }
+
+
+def _breakable(job: dict) -> dict:
+    """The job's pod with an init container like its main one and a port: every control can be broken."""
+    import copy
+
+    pod = copy.deepcopy(pod_of(job))
+    main = pod["containers"][0]
+    # The library sets runAsNonRoot on the pod and on the container; the pod-level cases break the pod's.
+    main["securityContext"].pop("runAsNonRoot")
+    main["ports"] = [{"containerPort": 8080}]
+    pod["initContainers"] = [{**copy.deepcopy(main), "name": "init", "ports": []}]
+    return pod
+
+
+def test_each_pod_security_control_fails_the_contract_on_a_job_that_breaks_it(jobs, stack):
+    """Every control of the table, broken in the real Job of a spec, fails the contract's check."""
+    import copy
+
+    from tests.infra.test_pod_security import BREAKS
+
+    level, version = pss.enforced(stack["namespace"])
+    job = jobs["variant.fixed-uid"]["job"]
+    failing = set()
+    for control, breaking in BREAKS:
+        pod = _breakable(job)
+        breaking(pod)
+        meta = copy.deepcopy(job["spec"]["template"]["metadata"])
+        meta.setdefault("annotations", {}).update((pod.pop("_meta", {}) or {}).get("annotations", {}))
+        broken = copy.deepcopy(job)
+        broken["spec"]["template"] = {"metadata": meta, "spec": pod}
+        found = {v.control.id for v in pss.check_object(broken, level, version)}
+        assert found == {control}, (control, found)
+        failing.add(control)
+    assert failing == {c.id for c in pss.controls_for(level, version)}
