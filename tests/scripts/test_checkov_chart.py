@@ -6,8 +6,8 @@ to the fields the script reads) for a one-Deployment chart.
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,8 +15,9 @@ import yaml
 
 from tests.airflow_env import REPO_ROOT
 
-sys.path.insert(0, str(REPO_ROOT / "scripts"))
-import checkov_chart  # noqa: E402
+_spec = importlib.util.spec_from_file_location("checkov_chart", REPO_ROOT / "scripts" / "checkov_chart.py")
+checkov_chart = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(checkov_chart)
 
 REPORT = json.loads((Path(__file__).parent / "fixtures" / "checkov-3.3.30-kubernetes-report.json").read_text())
 
