@@ -174,10 +174,15 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "totals": dict(sorted(Counter(r.type for r in plan.resources).items())),
         "outputs": plan.outputs,
         "secretOutputs": plan.secret_outputs,
-        "placeholders": [
-            {"invoke": i.token, "args": i.args, "result": i.result, "note": "offline placeholder, not read from AWS"}
-            for i in plan.invokes
-        ],
+        # Sorted: an output-form lookup (aws.get_region_output) resolves on the event loop, so its place
+        # among the program's other lookups varies from run to run.
+        "placeholders": sorted(
+            (
+                {"invoke": i.token, "args": i.args, "result": i.result, "note": "offline placeholder, not read from AWS"}
+                for i in plan.invokes
+            ),
+            key=lambda p: (p["invoke"], json.dumps(p["args"], sort_keys=True, default=str)),
+        ),
     }
 
 
