@@ -73,17 +73,18 @@ def container_security_context(spec: JobSpec):
     )
 
 
-def _volume_name(path: str) -> str:
-    return "writable-" + (re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-") or "root")[:50]
+def _volume_name(index: int, path: str) -> str:
+    # The index keeps names unique (/app/logs and /app_logs read alike); 63 characters at most.
+    return f"writable-{index}-" + re.sub(r"[^a-z0-9]+", "-", path.lower()).strip("-")[:40]
 
 
 def writable_mounts(spec: JobSpec, workspace_path: str) -> list[tuple[str, str]]:
     """(volume name, mount path) of every writable emptyDir: workspace, /tmp, then the spec's paths."""
     mounts = [(WORKSPACE_VOLUME, workspace_path), (TMP_VOLUME, TMP_PATH)]
     taken = {path for _, path in mounts}
-    for path in spec.security.writable_paths:
+    for index, path in enumerate(spec.security.writable_paths):
         if path not in taken:
-            mounts.append((_volume_name(path), path))
+            mounts.append((_volume_name(index, path), path))
             taken.add(path)
     return mounts
 

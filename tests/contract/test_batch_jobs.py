@@ -41,7 +41,8 @@ TIERS = ("dev", "prod")
 VARIANTS = {
     "variant.fixed-uid": {
         "name": "variant.fixed-uid", "image": "registry.internal/batch/spring:1.0", "command": ["java", "-jar", "/app.jar"],
-        "security": {"run_as_user": 1000, "run_as_group": 1000, "fs_group": 2000, "writable_paths": ["/app/logs", "/home/app"]},
+        "security": {"run_as_user": 1000, "run_as_group": 1000, "fs_group": 2000,
+                     "writable_paths": ["/app/logs", "/app_logs", "/home/app", "/tmp"]},
     },
     "variant.writable-root": {
         "name": "variant.writable-root", "image": "registry.internal/batch/legacy:3", "command": ["/run.sh"],
@@ -160,6 +161,22 @@ def test_job_pods_get_the_documented_security_context(jobs):
             assert {"/tmp", "/workspace", *security.writable_paths} <= writable, name
         assert all("emptyDir" in v for v in pod["volumes"]), name
     assert jobs["variant.fixed-uid"]["job"]["spec"]["template"]["spec"]["securityContext"]["runAsUser"] == 1000
+
+
+def test_volumes_and_mounts_pass_the_api_servers_own_checks(jobs):
+    """What the schema cannot say and the API server refuses: duplicate volume names or mount paths, a
+    mount of a volume that does not exist, a name that is not a DNS-1123 label."""
+    import re
+
+    for name, entry in each_job(jobs):
+        pod = pod_of(entry["job"])
+        volumes = [v["name"] for v in pod["volumes"]]
+        assert len(volumes) == len(set(volumes)), name
+        assert all(re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", v) for v in volumes), volumes
+        for container in pod["containers"]:
+            paths = [m["mountPath"] for m in container["volumeMounts"]]
+            assert len(paths) == len(set(paths)), name
+            assert {m["name"] for m in container["volumeMounts"]} <= set(volumes), name
 
 
 # --- OpenAPI ------------------------------------------------------------------------------------------
