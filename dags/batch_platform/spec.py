@@ -148,6 +148,19 @@ class Resources(_Strict):
     requests: ResourceAmounts = ResourceAmounts(cpu="500m", memory="1Gi")
     limits: ResourceAmounts = ResourceAmounts(memory="1Gi")
 
+    @model_validator(mode="after")
+    def _request_within_limit(self) -> Resources:
+        from kubernetes.utils import parse_quantity
+
+        requests, limits = self.requests.as_dict(), self.limits.as_dict()
+        for name in sorted(set(requests) & set(limits)):
+            if parse_quantity(requests[name]) > parse_quantity(limits[name]):
+                raise ValueError(
+                    f"the {name} request {requests[name]} is above its limit {limits[name]}: "
+                    "Kubernetes refuses such a container"
+                )
+        return self
+
 
 class SlackNotification(_Strict):
     channel: Annotated[str, Field(min_length=1)]
@@ -195,9 +208,16 @@ def _non_root_id(value: int) -> int:
 NonRootId = Annotated[int, Field(ge=0, le=MAX_ID), AfterValidator(_non_root_id)]
 
 
+# Where an empty volume would hide what the kernel, the runtime or Kubernetes mount (the service
+# account and IRSA tokens live under /var/run/secrets).
+RESERVED_PATHS = ("/proc", "/sys", "/dev", "/var/run/secrets", "/run/secrets")
+
+
 def _absolute_path(value: str) -> str:
     if not value.startswith("/") or value != value.rstrip("/") or "//" in value or "/../" in f"{value}/" or value == "/":
         raise ValueError("expected an absolute directory path such as /app/logs (no trailing slash, no '..', not '/')")
+    if any(value == reserved or value.startswith(reserved + "/") for reserved in RESERVED_PATHS):
+        raise ValueError(f"an empty volume there would hide what the system mounts; not under {', '.join(RESERVED_PATHS)}")
     return value
 
 

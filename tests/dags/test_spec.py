@@ -35,6 +35,8 @@ def test_minimal_spec_gets_safe_defaults():
         ({"params": [{"name": "A"}], "env": {"A": "1"}}, ["used twice", "'A'"]),
         ({"notifications": {"email": {"to": ["not-an-address"]}}}, ["field 'notifications.email.to.0'"]),
         ({"resources": {"requests": {"cpu": "lots"}}}, ["field 'resources.requests.cpu'", "'lots'"]),
+        ({"resources": {"requests": {"memory": "4Gi"}, "limits": {"memory": "2048Mi"}}},
+         ["field 'resources'", "memory request 4Gi is above its limit 2048Mi"]),
         ({"triggers": [{"dag_id": "x", "when": "sometimes"}]}, ["field 'triggers.0.when'", "'sometimes'"]),
         ({"schedule": {"cron": ["0 0 * * MON"]}}, ["field 'schedule.cron.0'", "'M'"]),
         ({"schedule": {"cron": ["TZ=UTC"]}}, ["field 'schedule.cron.0'", "timezone"]),
@@ -117,6 +119,8 @@ def test_a_spec_may_pick_its_uid_gid_and_writable_paths():
         ({"writable_paths": ["logs"]}, ["field 'security.writable_paths.0'", "'logs'", "absolute"]),
         ({"writable_paths": ["/"]}, ["field 'security.writable_paths.0'"]),
         ({"writable_paths": ["/app/../etc"]}, ["field 'security.writable_paths.0'", "'..'"]),
+        ({"writable_paths": ["/var/run/secrets/eks.amazonaws.com"]}, ["field 'security.writable_paths.0'", "hide"]),
+        ({"writable_paths": ["/app/logs", "/proc"]}, ["field 'security.writable_paths.1'", "/proc"]),
         ({"run_as_root": True}, ["field 'security.run_as_root'", "unknown field"]),
     ],
 )
