@@ -3,7 +3,8 @@
 #
 #   make plan [STACK=prod]   offline plan of a stack (default dev): what it would create, no cloud
 #   make test                every test (the program's, then the policy pack's in its own venv)
-#   make bench               benchmark figures: offline plan, Jenkins conversion, DagBag parse
+#   make bench               benchmark figures: offline plan, Jenkins conversion, DagBag parse, patch lag
+#   make patch-lag           the patch-lag simulation over the real EKS AMI release history
 #   make docs                regenerate the configuration reference in docs/configuration.md from stacks/config
 #   make checkov CHART=<dir> [STACK=prod]
 #                            checkov on the Airflow chart directory rendered with our values and with
@@ -35,7 +36,7 @@ POLICY_PY := $(abspath $(POLICY_VENV))/bin/python
 CHECKOV_VENV ?= build/checkov-venv
 CHECKOV_PY := $(abspath $(CHECKOV_VENV))/bin/python
 
-.PHONY: plan test policy-test bench docs checkov lock image-build image image-promote
+.PHONY: plan test policy-test bench patch-lag docs checkov lock image-build image image-promote
 
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 not found (set PYTHON=/path/to/python3.11)"; exit 2; }
@@ -82,6 +83,10 @@ policy-test: $(VENV)/.installed $(POLICY_VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) scripts/bench_plan.py
 	$(PY) scripts/bench_migration.py
+	$(PY) scripts/patch_lag.py
+
+patch-lag: $(VENV)/.installed
+	$(PY) scripts/patch_lag.py
 
 checkov: $(VENV)/.installed $(CHECKOV_VENV)/.installed
 	@test -n "$(CHART)" || { echo "error: give the chart directory: make checkov CHART=<dir> (helm pull apache-airflow/airflow --version 1.22.0 --untar)"; exit 2; }
