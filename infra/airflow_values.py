@@ -21,6 +21,7 @@ from typing import Any, Literal, Mapping, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field
 
 from infra import versions
+from infra.airflow_security import merge, security_values
 from infra.irsa import IRSA_ANNOTATION
 from infra.pgbouncer import (
     SQLALCHEMY_MAX_OVERFLOW,
@@ -153,6 +154,11 @@ class AirflowSettings:
     secret_names: SecretNames = field(default_factory=SecretNames)
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
     """The cluster's Kubernetes minor: the Pod Security Standard version the Airflow namespace pins."""
+    ui_source_cidrs: tuple[str, ...] = ()
+    """Addresses the UI's clients reach the API server pods from (the VPC, behind the internal NLB)."""
+    database_cidrs: tuple[str, ...] = ()
+    """The database subnets: PgBouncer's only egress besides DNS and the namespace (NetworkPolicy)."""
+    database_port: Optional[int] = None
 
     def service_account(self, component: str) -> str:
         """The Kubernetes service account name of a chart component (we name them; never the chart)."""
@@ -665,4 +671,6 @@ def airflow_values(
     if pod_annotations:
         values["airflowPodAnnotations"] = dict(pod_annotations)
     ChartValues.model_validate(values)
-    return values
+    # Security contexts and NetworkPolicies, checked by their own strict model (infra/airflow_security.py).
+    git_sync = isinstance(settings.dags, GitSyncDags)
+    return merge(values, security_values(settings.release_name, settings.ui_source_cidrs, git_sync=git_sync))

@@ -26,6 +26,7 @@ from infra.batch_namespace import (
 from infra.batch_secrets import BatchSecrets, BatchSecretsArgs
 from infra.cidr import plan_subnets
 from infra.git_ssh_key import GIT_SSH_KEY, GitSshKey, GitSshKeyArgs
+from infra.database import POSTGRES_PORT
 from infra.pgbouncer import PoolPlanError
 from stacks.airflow_image import AirflowImage
 from stacks.config import Problem, StackConfig, StackConfigError
@@ -90,6 +91,10 @@ def airflow_settings(config: StackConfig) -> AirflowSettings:
         admin_email=a.admin.email,
         api_base_url=f"https://{a.ui.hostname}" if a.ui.hostname else None,
         kubernetes_version=config.cluster.kubernetes_version,
+        # The internal NLB reaches the API servers through the nodes (source NAT to a node address).
+        ui_source_cidrs=(str(config.network.vpc_cidr),),
+        database_cidrs=tuple(str(c) for c in plan_subnets(config.network.vpc_cidr, config.network.az_count).database),
+        database_port=POSTGRES_PORT,
     )
 
 
