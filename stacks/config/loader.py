@@ -125,9 +125,10 @@ def validate(
 
     region = raw.get("region")
     if stack is not None and isinstance(region, str) and region_problem(region) is None:
-        from stacks.stack_name import stack_name_problems
+        # The AWS names derived from the stack's name, reported with the file's other problems.
+        from stacks.names import stack_name_problems
 
-        problems += stack_name_problems(stack, region)
+        problems += stack_name_problems(NAMESPACE, stack, region)
     secrets = _secure_values(raw, ())
     problems += [Problem(".".join(path), "[secret]", SECRET_EXPECTED) for path in secrets]
     try:
