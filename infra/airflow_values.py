@@ -122,6 +122,17 @@ class SecretNames:
     admin_password: str = "airflow-admin"
 
 
+@dataclass(frozen=True)
+class StatsdMetrics:
+    """Where Airflow sends its StatsD metrics and which ones (``infra.observability``: the CloudWatch
+    agent's listener). Legacy names (dag and task ids inside the name) are off: one series per metric."""
+
+    host: str
+    port: int
+    allow_list: tuple[str, ...]
+    """Regexes of Airflow's [metrics] metrics_allow_list (no commas: Airflow splits on them)."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class AirflowSettings:
     """Everything the values depend on, all plain data (no Pulumi Outputs)."""
@@ -144,6 +155,8 @@ class AirflowSettings:
     secret_names: SecretNames = field(default_factory=SecretNames)
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
     """The cluster's Kubernetes minor: the Pod Security Standard version the Airflow namespace pins."""
+    metrics: Optional[StatsdMetrics] = None
+    """StatsD to the CloudWatch agent; None: to the chart's own StatsD exporter (nothing collects it)."""
 
     def service_account(self, component: str) -> str:
         """The Kubernetes service account name of a chart component (we name them; never the chart)."""
@@ -301,7 +314,7 @@ class _Pgbouncer(_Component):
 
 
 class _Statsd(_Placement):
-    enabled: Literal[True]
+    enabled: bool
 
 
 class _Data(_Strict):
@@ -346,6 +359,7 @@ class _Config(_Strict):
     secrets: dict[str, ConfigValue]
     api: dict[str, ConfigValue]
     kubernetes_executor: dict[str, ConfigValue]
+    metrics: Optional[dict[str, ConfigValue]] = None
 
 
 class ChartValues(_Strict):
@@ -493,6 +507,26 @@ def _config(settings: AirflowSettings, task_log_bucket: str) -> dict[str, Any]:
         },
         "api": api,
         "kubernetes_executor": {"delete_worker_pods": "True", "delete_worker_pods_on_failure": "False"},
+        **_metrics_config(settings),
+    }
+
+
+def _metrics_config(settings: AirflowSettings) -> dict[str, Any]:
+    m = settings.metrics
+    if m is None:
+        return {}
+    if any("," in pattern for pattern in m.allow_list):
+        raise ValueError(f"metrics allow list patterns cannot contain commas: {m.allow_list}")
+    return {
+        "metrics": {
+            "statsd_on": "True",
+            "statsd_host": m.host,
+            "statsd_port": m.port,
+            "statsd_prefix": "airflow",
+            "metrics_allow_list": ",".join(m.allow_list),
+            # Legacy names put dag and task ids in the name: a custom metric per DAG, unbounded.
+            "legacy_names_on": "False",
+        }
     }
 
 
@@ -630,7 +664,8 @@ def airflow_values(
                 "resources": settings.resources["pgbouncer_exporter"].as_values(),
             },
         },
-        "statsd": {"enabled": True, **_placement(settings, "statsd")},
+        # The chart's StatsD exporter only when nothing else collects the metrics.
+        "statsd": {"enabled": settings.metrics is None, **_placement(settings, "statsd")},
         "dags": _dags(settings),
         # Task logs live in S3 (remote logging); no PVC to lose, resize or pin to an AZ.
         "logs": {"persistence": {"enabled": False}},

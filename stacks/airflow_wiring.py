@@ -14,7 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.airflow import Airflow, AirflowArgs, UiSettings
-from infra.airflow_values import AirflowSettings, GitSyncDags, ImageDags, Resources, pool_plan
+from infra.airflow_values import AirflowSettings, GitSyncDags, ImageDags, Resources, StatsdMetrics, pool_plan
 from infra.batch_namespace import (
     BatchContainerLimits,
     BatchNamespace,
@@ -24,6 +24,7 @@ from infra.batch_namespace import (
     ServiceAccountRef,
 )
 from infra.cidr import plan_subnets
+from infra.observability import AGENT_SERVICE_HOST, STATSD_PORT
 from infra.pgbouncer import PoolPlanError
 from stacks.airflow_image import AirflowImage
 from stacks.config import Problem, StackConfig, StackConfigError
@@ -66,6 +67,7 @@ def airflow_settings(config: StackConfig) -> AirflowSettings:
         admin_email=a.admin.email,
         api_base_url=f"https://{a.ui.hostname}" if a.ui.hostname else None,
         kubernetes_version=config.cluster.kubernetes_version,
+        metrics=StatsdMetrics(AGENT_SERVICE_HOST, STATSD_PORT, tuple(config.observability.metric_allow_list)),
     )
 
 

@@ -18,7 +18,8 @@ from infra.network import Network, NetworkArgs
 from stacks.airflow_image import build_airflow_image
 from stacks.airflow_wiring import build_airflow
 from stacks.config import Problem, StackConfig, StackConfigError
-from stacks.data import build_data_stores
+from stacks.data import build_data_stores, database_identifier
+from stacks.operations import build_operations
 
 PROJECT = "batch-platform"
 
@@ -102,6 +103,16 @@ def build_environment(config: StackConfig, stack: str) -> dict[str, Any]:
         opts=on_aws,
     )
 
+    operations_outputs = build_operations(
+        config,
+        stack,
+        project=PROJECT,
+        cluster=cluster,
+        cluster_name=cluster_name(stack),
+        database_identifier=database_identifier(PROJECT, stack),
+        opts=on_aws,
+    )
+
     return {
         "region": config.region,
         "vpc_id": network.vpc.id,
@@ -117,6 +128,7 @@ def build_environment(config: StackConfig, stack: str) -> dict[str, Any]:
         "node_group_release_versions": cluster.node_group_release_versions,
         **airflow_outputs,
         "airflow_image_repository": airflow_image.own_repository_url,
+        **operations_outputs,
     }
 
 
