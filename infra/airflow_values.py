@@ -20,6 +20,7 @@ from typing import Any, Literal, Mapping, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field
 
 from infra import versions
+from infra.airflow_sso import SsoSettings, webserver_config
 from infra.irsa import IRSA_ANNOTATION
 from infra.pgbouncer import (
     SQLALCHEMY_MAX_OVERFLOW,
@@ -157,6 +158,8 @@ class AirflowSettings:
     """The cluster's Kubernetes minor: the Pod Security Standard version the Airflow namespace pins."""
     metrics: Optional[StatsdMetrics] = None
     """StatsD to the CloudWatch agent; None: to the chart's own StatsD exporter (nothing collects it)."""
+    sso: Optional[SsoSettings] = None
+    """OIDC login for the UI (``infra.airflow_sso``); None: the FAB auth manager's own user database."""
 
     def service_account(self, component: str) -> str:
         """The Kubernetes service account name of a chart component (we name them; never the chart)."""
@@ -227,7 +230,8 @@ class _Scheduler(_Component):
 
 
 class _ApiServer(_Component):
-    pass
+    apiServerConfig: Optional[str] = None
+    """The API servers' webserver_config.py (the FAB auth manager's settings: SSO)."""
 
 
 class _Triggerer(_Component):
@@ -614,7 +618,10 @@ def airflow_values(
             **_ha_component(settings, "scheduler", _irsa(role_arns, "scheduler")),
             "logGroomerSidecar": {"enabled": False},
         },
-        "apiServer": _ha_component(settings, "api_server", _irsa(role_arns, "api_server")),
+        "apiServer": {
+            **_ha_component(settings, "api_server", _irsa(role_arns, "api_server")),
+            **({"apiServerConfig": webserver_config(settings.sso)} if settings.sso else {}),
+        },
         "triggerer": {
             **_ha_component(settings, "triggerer", _irsa(role_arns, "triggerer")),
             # Logs go to S3; a per-pod volume would only pin triggerers to one AZ.

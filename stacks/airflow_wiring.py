@@ -14,6 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.airflow import Airflow, AirflowArgs, UiSettings
+from infra.airflow_sso import SsoSettings, sso_client_secret
 from infra.airflow_values import AirflowSettings, GitSyncDags, ImageDags, Resources, StatsdMetrics, pool_plan
 from infra.batch_namespace import (
     BatchContainerLimits,
@@ -34,7 +35,23 @@ from stacks.config import Problem, StackConfig, StackConfigError
 JOB_LAUNCHERS = ("worker", "triggerer")
 
 
-def airflow_settings(config: StackConfig) -> AirflowSettings:
+def sso_settings(config: StackConfig, client_secret_name: Optional[str]) -> Optional[SsoSettings]:
+    """The SSO settings when ``sso.enabled`` (pure); the secret's name comes from the durable prefix."""
+    s = config.sso
+    if not s.enabled or client_secret_name is None:
+        return None
+    return SsoSettings(
+        provider=s.provider or "",
+        issuer=s.issuer or "",
+        client_id=s.client_id or "",
+        client_secret_name=client_secret_name,
+        region=config.region,
+        group_roles={group: tuple(roles) for group, roles in s.group_roles.items()},
+        default_role=s.default_role,
+    )
+
+
+def airflow_settings(config: StackConfig, *, sso_client_secret_name: Optional[str] = None) -> AirflowSettings:
     """The Airflow settings of a validated stack config (pure)."""
     a = config.airflow
     resources = {
@@ -68,6 +85,7 @@ def airflow_settings(config: StackConfig) -> AirflowSettings:
         api_base_url=f"https://{a.ui.hostname}" if a.ui.hostname else None,
         kubernetes_version=config.cluster.kubernetes_version,
         metrics=StatsdMetrics(AGENT_SERVICE_HOST, STATSD_PORT, tuple(config.observability.metric_allow_list)),
+        sso=sso_settings(config, sso_client_secret_name),
     )
 
 
@@ -117,6 +135,7 @@ def build_airflow(
     task_log_bucket_arn: pulumi.Input[str],
     image: AirflowImage,
     admin_password: Optional[pulumi.Input[str]] = None,
+    durable_secret_prefix: Optional[str] = None,
     wait_for: Sequence[pulumi.Resource] = (),
     opts: Optional[pulumi.ResourceOptions] = None,
 ) -> dict[str, Any]:
@@ -127,7 +146,8 @@ def build_airflow(
     Secrets Manager secrets. Raises StackConfigError before registering anything when the database
     instance class cannot carry PgBouncer's pools.
     """
-    settings = airflow_settings(config)
+    sso_secret = f"{durable_secret_prefix}/sso-client-secret" if durable_secret_prefix and config.sso.enabled else None
+    settings = airflow_settings(config, sso_client_secret_name=sso_secret)
     try:
         pool_plan(settings, database_instance_class)
     except PoolPlanError as exc:
@@ -158,6 +178,13 @@ def build_airflow(
         ),
         opts=opts,
     )
+    if settings.sso is not None:
+        sso_client_secret(
+            f"{stack}-airflow-sso-client-secret",
+            secret_name=settings.sso.client_secret_name,
+            reader_role_arn=airflow.role_arns["api_server"],
+            parent=airflow,
+        )
     batch = BatchNamespace(
         f"{stack}-batch",
         BatchNamespaceArgs(

@@ -18,7 +18,7 @@ from infra.network import Network, NetworkArgs
 from stacks.airflow_image import build_airflow_image
 from stacks.airflow_wiring import build_airflow
 from stacks.config import Problem, StackConfig, StackConfigError
-from stacks.data import build_data_stores, database_identifier
+from stacks.data import build_data_stores, database_identifier, durable_secret_prefix
 from stacks.operations import build_operations
 
 PROJECT = "batch-platform"
@@ -96,6 +96,7 @@ def build_environment(config: StackConfig, stack: str) -> dict[str, Any]:
         api_secret_key=data.airflow_secrets.api_secret_key,
         jwt_secret=data.airflow_secrets.jwt_secret,
         admin_password=data.airflow_secrets.admin_password,
+        durable_secret_prefix=durable_secret_prefix(PROJECT, stack),
         task_log_bucket_name=data.task_logs.bucket,
         task_log_bucket_arn=data.task_logs.arn,
         image=airflow_image,

@@ -18,6 +18,7 @@ from stacks.config.cluster import ClusterConfig
 from stacks.config.network import NetworkConfig
 from stacks.config.operations import AlarmsConfig, ObservabilityConfig
 from stacks.config.problems import Problem
+from stacks.config.sso import SsoConfig
 from stacks.config.task_logs import TaskLogsConfig
 
 NAMESPACE = "batch-platform"
@@ -55,6 +56,7 @@ class StackConfig(Section):
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
+    sso: SsoConfig = Field(default_factory=SsoConfig)
 
     def problems(self, tier: str, path: str = "") -> list[Problem]:
         found: list[Problem] = []
