@@ -279,3 +279,13 @@ def test_prod_needs_someone_to_tell():
     config = StackConfig.model_validate({"tier": "prod", "region": "eu-west-1"})
     assert [p.path for p in config.alarms.problems("prod", "alarms")] == ["alarms.email_addresses"]
     assert config.alarms.problems("dev", "alarms") == []
+
+
+def test_every_alarm_has_a_runbook_entry_and_a_row_in_the_table():
+    from tests.airflow_env import REPO_ROOT
+
+    text = (REPO_ROOT / "docs/operations.md").read_text()
+    for spec in alarm_specs(settings()):
+        assert f"\n#### {spec.name}\n" in text, f"docs/operations.md has no runbook entry for {spec.name}"
+        assert f"\n| {spec.name} |" in text, f"docs/operations.md's alarm table has no row for {spec.name}"
+        assert metric_alarm_args(spec, "p")["AlarmDescription"].endswith(f"docs/operations.md#{spec.name}")
