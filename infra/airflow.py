@@ -222,6 +222,9 @@ class AirflowArgs:
     task_log_bucket_arn: pulumi.Input[str]
     """ARN of that bucket (the IAM policies are scoped to it and to the log prefix)."""
 
+    task_log_group_arn: Optional[pulumi.Input[str]] = None
+    """CloudWatch log group task logs stream to (``infra.task_log_group``); None: task logs go to the bucket."""
+
     image_repository: pulumi.Input[str]
     """Repository of the platform's Airflow image (images/airflow), e.g. the stack's ECR repository URL."""
 
@@ -270,6 +273,7 @@ class Airflow(pulumi.ComponentResource):
 
         values = pulumi.Output.all(
             bucket=args.task_log_bucket_name,
+            log_group=args.task_log_group_arn or "",
             image_repository=args.image_repository,
             **{c: arn for c, arn in self.role_arns.items()},
         ).apply(
@@ -277,6 +281,7 @@ class Airflow(pulumi.ComponentResource):
                 s,
                 plan,
                 task_log_bucket=v["bucket"],
+                task_log_group_arn=v["log_group"] or None,
                 role_arns={c: v[c] for c in IRSA_COMPONENTS},
                 image=ImageRef(v["image_repository"], args.image_tag),
             )

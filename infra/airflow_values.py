@@ -474,7 +474,7 @@ def pool_plan(settings: AirflowSettings, database_instance_class: str) -> PoolPl
     return plan_pools(database_instance_class, settings.replicas["pgbouncer"], database_clients(settings))
 
 
-def _config(settings: AirflowSettings, task_log_bucket: str) -> dict[str, Any]:
+def _config(settings: AirflowSettings, task_log_bucket: str, task_log_group_arn: Optional[str] = None) -> dict[str, Any]:
     prefix = settings.task_log_prefix.strip("/")
     api: dict[str, ConfigValue] = {"workers": settings.api_workers_per_server}
     if settings.api_base_url:
@@ -492,7 +492,11 @@ def _config(settings: AirflowSettings, task_log_bucket: str) -> dict[str, Any]:
         },
         "logging": {
             "remote_logging": "True",
-            "remote_base_log_folder": f"s3://{task_log_bucket}/{prefix}",
+            # CloudWatch: each line is sent while the task runs, so a pod that dies keeps its log
+            # (infra/task_log_group.py). S3: the whole file is uploaded once the task ends.
+            "remote_base_log_folder": (
+                f"cloudwatch://{task_log_group_arn}" if task_log_group_arn else f"s3://{task_log_bucket}/{prefix}"
+            ),
             "remote_log_conn_id": TASK_LOG_CONNECTION_ID,
             # A log exists only in S3 once uploaded: nothing the pod keeps matters when it dies.
             "delete_local_logs": "True",
@@ -569,6 +573,7 @@ def airflow_values(
     plan: PoolPlan,
     *,
     task_log_bucket: str,
+    task_log_group_arn: Optional[str] = None,
     role_arns: Mapping[str, str],
     image: ImageRef,
 ) -> dict[str, Any]:
@@ -613,7 +618,7 @@ def airflow_values(
                 "value": json.dumps({"conn_type": "aws", "extra": {"region_name": settings.region}}, sort_keys=True),
             }
         ],
-        "config": _config(settings, task_log_bucket),
+        "config": _config(settings, task_log_bucket, task_log_group_arn),
         "scheduler": {
             **_ha_component(settings, "scheduler", _irsa(role_arns, "scheduler")),
             "logGroomerSidecar": {"enabled": False},

@@ -15,6 +15,8 @@ import pulumi_kubernetes as k8s
 
 from infra.airflow import Airflow, AirflowArgs, UiSettings
 from infra.airflow_sso import SsoSettings, sso_client_secret
+from infra.airflow_values import IRSA_COMPONENTS, LOG_WRITERS
+from infra.task_log_group import TaskLogGroup, TaskLogGroupArgs, task_log_group_name
 from infra.airflow_values import AirflowSettings, GitSyncDags, ImageDags, Resources, StatsdMetrics, pool_plan
 from infra.batch_namespace import (
     BatchContainerLimits,
@@ -155,6 +157,18 @@ def build_airflow(
             f"Pulumi.{stack}.yaml", [Problem("database.instance_class", database_instance_class, str(exc))]
         ) from None
 
+    task_log_group = None
+    if config.task_logs.destination == "cloudwatch":
+        project = (durable_secret_prefix or "batch-platform").split("/")[0]
+        task_log_group = TaskLogGroup(
+            f"{stack}-task-log-group",
+            TaskLogGroupArgs(
+                name=task_log_group_name(project, stack),
+                region=config.region,
+                retention_days=config.task_logs.cloudwatch_retention_days,
+            ),
+            opts=opts,
+        )
     airflow = Airflow(
         f"{stack}-airflow",
         AirflowArgs(
@@ -171,6 +185,7 @@ def build_airflow(
             jwt_secret=jwt_secret,
             task_log_bucket_name=task_log_bucket_name,
             task_log_bucket_arn=task_log_bucket_arn,
+            task_log_group_arn=task_log_group.arn if task_log_group else None,
             image_repository=image.repository,
             image_tag=image.tag,
             await_release=image.await_release,
@@ -178,6 +193,9 @@ def build_airflow(
         ),
         opts=opts,
     )
+    if task_log_group is not None:
+        for component in IRSA_COMPONENTS:
+            task_log_group.grant(component, airflow.role_arns[component], write=component in LOG_WRITERS)
     if settings.sso is not None:
         sso_client_secret(
             f"{stack}-airflow-sso-client-secret",
