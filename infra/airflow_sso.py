@@ -105,8 +105,20 @@ AUTH_ROLES_MAPPING = {_literal(roles_mapping(settings))}
 
 def _client_secret():
     # The API server's IRSA role may read exactly this secret; nothing secret is in this file.
-    client = boto3.client("secretsmanager", region_name={settings.region!r})
-    return client.get_secret_value(SecretId={settings.client_secret_name!r})["SecretString"]
+    # An unset secret must not stop the API server (it also serves the tasks' execution API):
+    # the OIDC login fails until the secret is set, the break-glass admin's API token still works.
+    try:
+        client = boto3.client("secretsmanager", region_name={settings.region!r})
+        return client.get_secret_value(SecretId={settings.client_secret_name!r})["SecretString"]
+    except Exception as exc:
+        import sys
+
+        print(
+            f"batch-platform: the SSO client secret {settings.client_secret_name} cannot be read "
+            f"({{type(exc).__name__}}): OIDC login fails until it is set",
+            file=sys.stderr,
+        )
+        return ""
 
 
 _REMOTE_APP = {_literal(remote_app)}

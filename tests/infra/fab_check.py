@@ -34,7 +34,7 @@ def airflow_role_names() -> list[str]:
     raise LookupError("ROLE_CONFIGS not found in the FAB auth manager")
 
 
-def check(config: str, role_key_sets: list[list[str]]) -> dict:
+def check(config: str, role_key_sets: list[list[str]], secret: bool = True) -> dict:
     import boto3
     from flask import Flask
     from flask_appbuilder import AppBuilder
@@ -42,9 +42,10 @@ def check(config: str, role_key_sets: list[list[str]]) -> dict:
     from moto import mock_aws
 
     with mock_aws():
-        boto3.client("secretsmanager", region_name="eu-west-1").create_secret(
-            Name="batch-platform/prod/airflow/sso-client-secret", SecretString="the-client-secret"
-        )
+        if secret:
+            boto3.client("secretsmanager", region_name="eu-west-1").create_secret(
+                Name="batch-platform/prod/airflow/sso-client-secret", SecretString="the-client-secret"
+            )
         app = Flask("airflow-sso-check")
         app.config.from_pyfile(config)
     app.config.update(SQLALCHEMY_DATABASE_URI="sqlite://", SECRET_KEY="check", FAB_UPDATE_PERMS=False)
@@ -82,4 +83,4 @@ def check(config: str, role_key_sets: list[list[str]]) -> dict:
 
 if __name__ == "__main__":
     cases = json.loads(Path(sys.argv[1]).read_text())
-    print(json.dumps([check(case["config"], case["role_keys"]) for case in cases]))
+    print(json.dumps([check(case["config"], case["role_keys"], case.get("secret", True)) for case in cases]))

@@ -34,6 +34,7 @@ PROVIDERS = {
 }
 CASES = {
     "okta": (settings(), [[]]),
+    "okta-secret-not-set": (settings(), []),
     "okta-default-viewer": (settings(default_role="viewer"), [["batch-ops", "unrelated"], ["batch-admins"], []]),
     **{
         p: (settings(p, issuer, group_roles={} if p == "google" else {"g": ["admin"]}), [])
@@ -57,7 +58,7 @@ def fab(tmp_path_factory):
     for name, (s, role_keys) in CASES.items():
         path = folder / f"{name}.py"
         path.write_text(webserver_config(s))
-        cases.append({"config": str(path), "role_keys": role_keys})
+        cases.append({"config": str(path), "role_keys": role_keys, "secret": name != "okta-secret-not-set"})
     (folder / "cases.json").write_text(json.dumps(cases))
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
     out = subprocess.run(
@@ -83,6 +84,11 @@ def test_fab_reads_our_okta_login_with_the_secret_from_secrets_manager(fab):
     # The roles we map to are roles the Airflow FAB auth manager defines.
     assert set(AIRFLOW_ROLES.values()) | {NO_ROLE} <= set(report["airflow_roles"])
     assert report["mapped"] == [["Public"]]
+
+
+def test_an_unset_client_secret_does_not_stop_the_api_server(fab):
+    # The config still loads (the API server also serves the execution API); only the login fails.
+    assert fab["okta-secret-not-set"]["remotes"]["okta"]["client_secret"] == ""
 
 
 def test_groups_become_airflow_roles_through_fabs_own_mapping(fab):
