@@ -14,8 +14,8 @@ grant. It gives:
 
 The four log groups are ours, created before the add-on with the configured retention and kept on
 destroy like every log group a service writes to by name (``infra.log_groups``): without them the
-agent would create them with no retention. So the agent's role may write to exactly these groups
-and may not create any. It publishes metrics only in ``ContainerInsights`` and our namespace.
+agent would create them with no retention. So the agent's role may write to exactly these groups,
+never set a retention and never create another group. It publishes metrics only in ``ContainerInsights`` and our namespace.
 
 The pure parts (agent configuration, add-on configuration values, IAM policy, log group names)
 are module functions, checked in the tests against the agent's published JSON schema and the key
@@ -144,8 +144,8 @@ def addon_configuration_problems(values: Mapping[str, Any]) -> list[str]:
 
 
 def agent_policy(partition: str, region: str, account_id: str, cluster_name: str, metrics_namespace: str) -> str:
-    """What the agent and Fluent Bit may do: write to our four log groups (never create one, so the
-    retention stays ours), publish metrics in ContainerInsights and our namespace only, and read the
+    """What the agent and Fluent Bit may do: write to our four log groups (never set their retention,
+    never create another group), publish metrics in ContainerInsights and our namespace only, and read the
     EC2 metadata Container Insights decorates node metrics with."""
     groups = [
         f"arn:{partition}:logs:{region}:{account_id}:log-group:{log_group_name(cluster_name, kind)}"
@@ -158,7 +158,15 @@ def agent_policy(partition: str, region: str, account_id: str, cluster_name: str
                 {
                     "Sid": "WriteOwnLogGroups",
                     "Effect": "Allow",
-                    "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+                    # CreateLogGroup on these groups only: Fluent Bit asks for its group before it
+                    # sends (auto_create_group) and accepts "already exists"; the retention stays ours
+                    # (no PutRetentionPolicy), and no other group can be created.
+                    "Action": [
+                        "logs:CreateLogGroup",
+                        "logs:CreateLogStream",
+                        "logs:PutLogEvents",
+                        "logs:DescribeLogStreams",
+                    ],
                     "Resource": [f"{g}:*" for g in groups] + groups,
                 },
                 {

@@ -57,7 +57,9 @@ def test_the_agent_may_write_only_to_our_groups_and_publish_only_in_two_namespac
     policy = json.loads(agent_policy("aws", "eu-west-1", "123456789012", "batch-platform-prod", "BatchPlatform/Airflow"))
     statements = {s["Sid"]: s for s in policy["Statement"]}
     actions = {a for s in policy["Statement"] for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
-    assert "logs:CreateLogGroup" not in actions and "logs:PutRetentionPolicy" not in actions
+    assert "logs:PutRetentionPolicy" not in actions and "logs:DeleteLogGroup" not in actions
+    # CreateLogGroup (Fluent Bit asks before sending) only on our own groups.
+    assert [s["Sid"] for s in policy["Statement"] if "logs:CreateLogGroup" in s["Action"]] == ["WriteOwnLogGroups"]
     groups = statements["WriteOwnLogGroups"]["Resource"]
     assert sorted(groups) == sorted(
         [f"arn:aws:logs:eu-west-1:123456789012:log-group:/aws/containerinsights/batch-platform-prod/{k}" for k in LOG_GROUP_KINDS]
