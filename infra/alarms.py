@@ -463,6 +463,7 @@ class Alarms(pulumi.ComponentResource):
 
     topic_arn: pulumi.Output[str]
     alarm_names: list[str]
+    alarm_arns: list[pulumi.Output[str]]
 
     def __init__(self, name: str, args: AlarmsArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("batch-platform:infra:Alarms", name, None, opts)
@@ -527,6 +528,7 @@ class Alarms(pulumi.ComponentResource):
             )
 
         self.alarm_names = []
+        self.alarm_arns = []
         for spec in specs:
             a = metric_alarm_args(spec, s.prefix)
             common = dict(
@@ -563,9 +565,9 @@ class Alarms(pulumi.ComponentResource):
                     )
                     for q in a["Metrics"]
                 ]
-                aws.cloudwatch.MetricAlarm(f"{name}-{spec.name}", metric_queries=queries, **common)
+                alarm = aws.cloudwatch.MetricAlarm(f"{name}-{spec.name}", metric_queries=queries, **common)
             else:
-                aws.cloudwatch.MetricAlarm(
+                alarm = aws.cloudwatch.MetricAlarm(
                     f"{name}-{spec.name}",
                     namespace=a["Namespace"],
                     metric_name=a["MetricName"],
@@ -575,5 +577,6 @@ class Alarms(pulumi.ComponentResource):
                     **common,
                 )
             self.alarm_names.append(a["AlarmName"])
+            self.alarm_arns.append(alarm.arn)
         self.topic_arn = topic.arn
         self.register_outputs({"topic_arn": self.topic_arn, "alarm_names": self.alarm_names})

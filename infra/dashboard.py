@@ -37,7 +37,6 @@ class DashboardSettings:
     batch_namespace: str
     database_identifier: str
     airflow_namespace: str
-    alarm_names: Sequence[str] = ()
 
 
 def graphs(s: DashboardSettings) -> list[tuple[str, list[MetricRef]]]:
@@ -127,11 +126,17 @@ def _metric_row(m: MetricRef) -> list[Any]:
     return row
 
 
-def dashboard_body(s: DashboardSettings, node_group_releases: Optional[dict[str, str]] = None) -> dict[str, Any]:
-    """The dashboard's JSON body (CloudWatch dashboard body structure: widgets with x, y, width, height)."""
+def dashboard_body(
+    s: DashboardSettings,
+    node_group_releases: Optional[dict[str, str]] = None,
+    alarm_arns: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The dashboard's JSON body (CloudWatch dashboard body structure: widgets with x, y, width, height).
+
+    The alarm status widget takes alarm ARNs, not names."""
     widgets: list[dict[str, Any]] = []
     y = 0
-    if s.alarm_names:
+    if alarm_arns:
         widgets.append(
             {
                 "type": "alarm",
@@ -139,7 +144,7 @@ def dashboard_body(s: DashboardSettings, node_group_releases: Optional[dict[str,
                 "y": y,
                 "width": 24,
                 "height": 4,
-                "properties": {"title": "Alarms", "alarms": list(s.alarm_names), "sortBy": "stateUpdatedTimestamp"},
+                "properties": {"title": "Alarms", "alarms": sorted(alarm_arns), "sortBy": "stateUpdatedTimestamp"},
             }
         )
         y += 4
@@ -180,6 +185,8 @@ class DashboardArgs:
     settings: DashboardSettings
     node_group_releases: Optional[pulumi.Input[dict[str, str]]] = None
     """Release version per node group (the cluster's ``node_group_release_versions``)."""
+    alarm_arns: Sequence[pulumi.Input[str]] = ()
+    """The alarms the status widget shows (``Alarms.alarm_arns``)."""
 
 
 class Dashboard(pulumi.ComponentResource):
@@ -190,8 +197,8 @@ class Dashboard(pulumi.ComponentResource):
     def __init__(self, name: str, args: DashboardArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("batch-platform:infra:Dashboard", name, None, opts)
         s = args.settings
-        body = pulumi.Output.from_input(args.node_group_releases).apply(
-            lambda releases: json.dumps(dashboard_body(s, releases), sort_keys=True)
+        body = pulumi.Output.all(args.node_group_releases, pulumi.Output.all(*args.alarm_arns)).apply(
+            lambda v: json.dumps(dashboard_body(s, v[0], v[1]), sort_keys=True)
         )
         dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard", dashboard_name=s.name, dashboard_body=body, opts=pulumi.ResourceOptions(parent=self)

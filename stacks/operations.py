@@ -87,9 +87,9 @@ def build_operations(
                 batch_namespace=config.batch.namespace,
                 database_identifier=database_identifier,
                 airflow_namespace=o.metrics_namespace,
-                alarm_names=tuple(alarms.alarm_names),
             ),
             node_group_releases=cluster.node_group_release_versions,
+            alarm_arns=tuple(alarms.alarm_arns),
         ),
         opts=opts,
     )

@@ -253,12 +253,12 @@ def test_the_dashboard_has_a_widget_per_graph_and_the_alarms():
         batch_namespace="batch-jobs",
         database_identifier="db",
         airflow_namespace="BatchPlatform/Airflow",
-        alarm_names=("a-1", "a-2"),
     )
-    body = dashboard_body(s, {"system": "1.35.3-20260801"})
+    arns = ("arn:aws:cloudwatch:eu-west-1:123456789012:alarm:a-2", "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:a-1")
+    body = dashboard_body(s, {"system": "1.35.3-20260801"}, arns)
     kinds = [w["type"] for w in body["widgets"]]
     assert kinds.count("metric") == len(graphs(s))
-    assert body["widgets"][0]["properties"]["alarms"] == ["a-1", "a-2"]
+    assert body["widgets"][0]["properties"]["alarms"] == sorted(arns)  # the widget takes ARNs
     assert "1.35.3-20260801" in body["widgets"][-1]["properties"]["markdown"]
     for widget in body["widgets"]:
         assert 0 <= widget["x"] and widget["x"] + widget["width"] <= 24

@@ -176,5 +176,5 @@ def test_the_dashboard_shows_the_alarms(prod_plan):
     dashboard = prod_plan.one("aws:cloudwatch/dashboard:Dashboard")
     body = json.loads(dashboard.input("dashboardBody"))
     alarms = body["widgets"][0]["properties"]["alarms"]
-    assert len(alarms) == 18 and all(a.startswith("batch-platform-prod-") for a in alarms)
+    assert len(alarms) == 18 and all(a.startswith("arn:aws:cloudwatch:") for a in alarms), alarms[:2]
     assert prod_plan.outputs["dashboard_name"] == "batch-platform-prod"
