@@ -533,6 +533,8 @@ def _metrics_config(settings: AirflowSettings) -> dict[str, Any]:
             "statsd_prefix": "airflow",
             "metrics_allow_list": ",".join(m.allow_list),
             # Legacy names put dag and task ids in the name: a custom metric per DAG, unbounded.
+            # Airflow 3.2.2 declares this option but never reads it (DualStatsManager keeps
+            # exporting legacy names): the anchored allow list is what actually keeps them out.
             "legacy_names_on": "False",
         }
     }

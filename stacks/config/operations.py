@@ -19,7 +19,8 @@ from stacks.config.problems import Problem
 
 # The Airflow metric families (names from Airflow's metrics_template.yaml, without the "airflow."
 # prefix) that reach CloudWatch by default: what the alarms and the dashboard read, nothing else.
-# Each is one regex of Airflow's [metrics] metrics_allow_list (matched with re.findall).
+# Each is one regex of Airflow's [metrics] metrics_allow_list (matched with re.findall), anchored so
+# that the legacy names Airflow 3.2.2 still sends (``dagrun.schedule_delay.<dag_id>``) stay out.
 DEFAULT_METRIC_ALLOW_LIST = (
     "^scheduler_heartbeat$",
     "^triggerer_heartbeat$",
