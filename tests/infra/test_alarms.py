@@ -123,8 +123,16 @@ def statsd_packets(monkeypatch, prod_plan):
             logger.gauge(name, 1)
         else:
             logger.timing(name, 5)
-    # A legacy name (dag id inside) is what legacy_names_on would add: the allow list must stop it.
-    logger.timing("dagrun.schedule_delay.some_dag", 5)
+    # Airflow's own dual emission (new name + legacy name with the dag id inside), as the scheduler
+    # calls it: Airflow 3.2.2 ignores legacy_names_on, so the allow list must stop the legacy name.
+    from airflow.sdk.observability.stats import DualStatsManager, Stats
+
+    Stats.initialize(factory=lambda: logger)
+    try:
+        DualStatsManager.timing("dagrun.schedule_delay", 5, tags={"dag_id": "some_dag"}, extra_tags={"dag_id": "some_dag"})
+        DualStatsManager.gauge("executor.queued_tasks", 1, extra_tags={"executor_class_name": "KubernetesExecutor"})
+    finally:
+        Stats.initialize(factory=None)
     # The DAG library's own metrics (dags/batch_platform/job_diagnosis.py).
     logger.incr(JOB_WITHOUT_PODS_METRIC)
     logger.incr(JOB_FAILURE_METRIC)
@@ -160,6 +168,7 @@ def test_what_airflows_statsd_client_sends_is_what_the_alarms_read(statsd_packet
 def test_the_allow_list_bounds_what_reaches_cloudwatch(statsd_packets):
     registry = [n for n in airflow_registry() if "{" not in n]
     assert "airflow.dagrun.schedule_delay.some_dag" not in statsd_packets
+    assert "airflow.executor.queued_tasks.KubernetesExecutor" not in statsd_packets
     # Only the allowed families: far fewer custom metrics than Airflow emits.
     assert len(statsd_packets) <= 20 < len(registry)
     used = {m.name for m in all_metric_refs() if m.source in ("airflow", "platform")}
