@@ -12,7 +12,7 @@ says it where people look: the task log and the failure notification.
   stock KubernetesJobOperator or a subclass) calls it when the task fails. It logs the findings,
   keeps them in XCom (``FAILURE_REASON_KEY``) for the notification, and counts the failure in
   StatsD (``batch_platform.job_failed``, and ``batch_platform.job_without_pods`` when no pod was
-  ever created: the ``job-without-pods`` alarm). ``on_task_failure`` is that hook as a task
+  ever created, by the Job's own counters: the ``job-without-pods`` alarm). ``on_task_failure`` is that hook as a task
   callback (what the DAG factory sets). It never raises: a diagnosis must not hide the failure.
 """
 
@@ -160,7 +160,11 @@ def render(job_name: str, found: Sequence[Finding], pod_count: int) -> str:
 
 
 def collect(core: Any, batch: Any, namespace: str, job_name: str) -> tuple[Any, list[Any], list[Any]]:
-    """Read the Job, its pods and the events of all of them (CoreV1Api, BatchV1Api clients)."""
+    """Read the Job, its pods and the events of all of them (CoreV1Api, BatchV1Api clients).
+
+    Pod events are listed by name (``<job>-<suffix>``), not through the pods: a pod that is gone
+    (deleted, or replaced by the Job controller) still has its events for the events' TTL (1 h).
+    """
     from kubernetes.client.exceptions import ApiException
 
     try:
@@ -170,11 +174,13 @@ def collect(core: Any, batch: Any, namespace: str, job_name: str) -> tuple[Any, 
             raise
         job = None
     pods = core.list_namespaced_pod(namespace=namespace, label_selector=f"{JOB_NAME_LABEL}={job_name}").items
-    events = []
-    for kind, name in [("Job", job_name), *(("Pod", p.metadata.name) for p in pods)]:
-        events += core.list_namespaced_event(
-            namespace=namespace, field_selector=f"involvedObject.kind={kind},involvedObject.name={name}"
+    events = list(
+        core.list_namespaced_event(
+            namespace=namespace, field_selector=f"involvedObject.kind=Job,involvedObject.name={job_name}"
         ).items
+    )
+    pod_events = core.list_namespaced_event(namespace=namespace, field_selector="involvedObject.kind=Pod").items
+    events += [e for e in pod_events if (e.involved_object.name or "").startswith(f"{job_name}-")]
     return job, list(pods), events
 
 
@@ -189,6 +195,13 @@ def _job_ref(operator: Any, context: Any) -> tuple[Optional[str], Optional[str]]
         ti.xcom_pull(task_ids=ti.task_id, key="job_name"),
         ti.xcom_pull(task_ids=ti.task_id, key="job_namespace"),
     )
+
+
+def never_had_pods(job: Any, pods: Sequence[Any]) -> bool:
+    """No pod now, and the Job's counters say none ever ran (a pod deleted since does not count)."""
+    status = getattr(job, "status", None)
+    counted = status is not None and any((status.active, status.failed, status.succeeded))
+    return not pods and not counted
 
 
 def _incr(metric: str) -> None:
@@ -212,7 +225,7 @@ def report_job_failure(operator: Any, context: Any) -> Optional[str]:
         text = render(job_name, findings(job, pods, events), len(pods))
         logger.error("%s", text)
         _incr(JOB_FAILED_METRIC)
-        if not pods:
+        if never_had_pods(job, pods):
             _incr(JOB_WITHOUT_PODS_METRIC)
         ti = context.get("ti")
         if ti is not None:

@@ -189,7 +189,7 @@ class FakeApi(BaseHTTPRequestHandler):
             items = [
                 e for e in self.objects["events"]
                 if e["involvedObject"]["kind"] == wanted["involvedObject.kind"]
-                and e["involvedObject"]["name"] == wanted["involvedObject.name"]
+                and e["involvedObject"]["name"] == wanted.get("involvedObject.name", e["involvedObject"]["name"])
             ]
             body = {"apiVersion": "v1", "kind": "EventList", "metadata": {}, "items": items}
         else:
@@ -277,8 +277,8 @@ def test_the_hook_reads_the_cluster_logs_the_reason_and_keeps_it_for_the_notific
     assert text in caplog.text
     assert ti.pushed[jd.FAILURE_REASON_KEY] == text
     assert sorted(statsd()) == ["airflow.batch_platform.job_failed:1|c", "airflow.batch_platform.job_without_pods:1|c"]
-    paths = [p for p, _ in FakeApi.requests]
-    assert paths.count(f"/api/v1/namespaces/{NS}/events") == 1  # the Job's events; no pod to ask about
+    selectors = [q.get("fieldSelector") for p, q in FakeApi.requests if p == f"/api/v1/namespaces/{NS}/events"]
+    assert selectors == [f"involvedObject.kind=Job,involvedObject.name={JOB}", "involvedObject.kind=Pod"]
 
 
 def test_the_hook_asks_for_each_pods_events(api_server, statsd):
@@ -288,6 +288,25 @@ def test_the_hook_asks_for_each_pods_events(api_server, statsd):
     text = jd.report_job_failure(Operator(api_server), {"ti": FakeTI()})
     assert "1 pod(s) created" in text and "Unschedulable" in text
     assert statsd() == ["airflow.batch_platform.job_failed:1|c"]
+
+
+def test_a_deleted_pods_events_still_count_and_other_jobs_pods_do_not(api_server, statsd):
+    FakeApi.objects = {
+        "job": job_json([condition("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")], failed=1),
+        "pods": [],  # the pod is gone
+        "events": [
+            event("Pod", POD, "Evicted", "The node was low on resource: memory.", source="kubelet"),
+            event("Pod", "another-job-abcde", "FailedScheduling", "not ours", source="default-scheduler"),
+        ],
+    }
+    text = jd.report_job_failure(Operator(api_server), {"ti": FakeTI()})
+    assert f"Pod/{POD}: Evicted" in text and "not ours" not in text
+    # It had a pod (the Job counted one failed): not a Job without pods.
+    assert statsd() == ["airflow.batch_platform.job_failed:1|c"]
+
+
+def test_failed_pods_are_kept_for_the_diagnosis(dag):
+    assert dag.get_task("run").on_finish_action.value == "delete_succeeded_pod"
 
 
 def test_the_hook_never_raises(caplog):
