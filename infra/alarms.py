@@ -11,8 +11,10 @@ Every alarm reads a metric some emitter really produces; ``MetricRef.source`` sa
   dimension sets of ``infra/data/container-insights-metric-declarations.json``);
 * ``rds``: Amazon RDS's ``AWS/RDS`` metrics by ``DBInstanceIdentifier``;
 * ``log-filter``: a metric filter of ours on the container logs (the cluster autoscaler's lines);
-* ``hook``: a metric the patch-status tool publishes (``PATCHING_NAMESPACE``, documented in
-  docs/operations.md): until it publishes, the alarm waits in INSUFFICIENT_DATA, never pages.
+* ``patch-status``: the node patch-status tool's ``PatchLagDays`` (``stacks/patching/aws.py``:
+  ``BatchPlatform/NodePatching`` by ``Stack`` and ``NodeGroup``, published daily by the workflow);
+* ``hook``: ``NodeGroupUpdateFailures`` in the same namespace, which nothing publishes yet
+  (docs/operations.md): the alarm waits in INSUFFICIENT_DATA, never pages.
 
 Every alarm notifies the topic on ALARM and on OK. docs/operations.md has one runbook entry per
 alarm name below. ``alarm_specs`` is pure and tested; the component only registers what it returns.
@@ -34,10 +36,12 @@ PLATFORM_METRIC_PREFIX = "batch_platform"
 JOB_WITHOUT_PODS_METRIC = f"{PLATFORM_METRIC_PREFIX}.job_without_pods"
 JOB_FAILURE_METRIC = f"{PLATFORM_METRIC_PREFIX}.job_failed"
 
-PATCHING_NAMESPACE = "BatchPlatform/Patching"
-"""Published by the node patch-status tool: PatchLagDays and NodeGroupUpdateFailures by ClusterName."""
+PATCHING_NAMESPACE = "BatchPlatform/NodePatching"
+"""Node patching's namespace (``stacks.patching.aws.METRIC_NAMESPACE``; a test keeps them equal)."""
 PATCH_LAG_METRIC = "PatchLagDays"
+"""``patch-status --metric``: one datapoint per node group, dimensions Stack and NodeGroup."""
 NODE_GROUP_UPDATE_FAILURES_METRIC = "NodeGroupUpdateFailures"
+"""The hook for failed managed node group updates (dimension Stack): nothing publishes it yet."""
 
 CLUSTER_NAMESPACE = "BatchPlatform/Cluster"
 """Metrics of our log metric filters on the container logs."""
@@ -104,7 +108,8 @@ class Thresholds:
     database_free_storage_gib: int
     database_freeable_memory_mib: int
     database_connections_percent: int
-    patch_lag_days: int
+    patch_lag_days: float
+    """``cluster.patching.max_lag_days`` (node patching's own limit)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -114,6 +119,10 @@ class AlarmSettings:
     prefix: str
     """Alarm name prefix, e.g. ``batch-platform-prod``."""
     cluster_name: str
+    stack: str
+    """The stack name: the patching metrics' ``Stack`` dimension."""
+    node_groups: Sequence[str]
+    """The node group roles (``system``, ``batch``): the patching metrics' ``NodeGroup`` dimension."""
     database_identifier: str
     airflow_namespace: str
     """CloudWatch namespace of the StatsD metrics (``observability.metrics_namespace``)."""
@@ -133,6 +142,10 @@ def container_insights(cluster_name: str, name: str, statistic: str) -> MetricRe
 
 def rds(identifier: str, name: str, statistic: str) -> MetricRef:
     return MetricRef("rds", RDS_NAMESPACE, name, {"DBInstanceIdentifier": identifier}, statistic)
+
+
+def patch_lag(stack: str, node_group: str) -> MetricRef:
+    return MetricRef("patch-status", PATCHING_NAMESPACE, PATCH_LAG_METRIC, {"Stack": stack, "NodeGroup": node_group}, "Maximum")
 
 
 def alarm_specs(s: AlarmSettings) -> list[AlarmSpec]:
@@ -264,9 +277,7 @@ def alarm_specs(s: AlarmSettings) -> list[AlarmSpec]:
             name="node-group-update-failed",
             description="A managed node group update (AMI roll) failed",
             metrics=[
-                MetricRef(
-                    "hook", PATCHING_NAMESPACE, NODE_GROUP_UPDATE_FAILURES_METRIC, {"ClusterName": s.cluster_name}, "Sum"
-                )
+                MetricRef("hook", PATCHING_NAMESPACE, NODE_GROUP_UPDATE_FAILURES_METRIC, {"Stack": s.stack}, "Sum")
             ],
             period_seconds=3600,
             evaluation_periods=1,
@@ -276,9 +287,11 @@ def alarm_specs(s: AlarmSettings) -> list[AlarmSpec]:
         ),
         AlarmSpec(
             name="patch-lag",
-            description=f"The nodes' AMI lags the newest release by more than {t.patch_lag_days} days",
-            metrics=[MetricRef("hook", PATCHING_NAMESPACE, PATCH_LAG_METRIC, {"ClusterName": s.cluster_name}, "Maximum")],
-            period_seconds=3600,
+            description=f"A node group's AMI lags the newest release by more than {t.patch_lag_days:g} days",
+            metrics=[patch_lag(s.stack, group) for group in s.node_groups],
+            expression=f"MAX([{', '.join(f'm{i}' for i in range(len(s.node_groups)))}])",
+            # patch-status publishes once a day: one datapoint per period.
+            period_seconds=86400,
             evaluation_periods=1,
             comparison="GreaterThanThreshold",
             threshold=t.patch_lag_days,

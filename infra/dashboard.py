@@ -17,11 +17,10 @@ import pulumi_aws as aws
 from infra.alarms import (
     JOB_FAILURE_METRIC,
     JOB_WITHOUT_PODS_METRIC,
-    PATCH_LAG_METRIC,
-    PATCHING_NAMESPACE,
     MetricRef,
     airflow_metric,
     container_insights,
+    patch_lag,
     rds,
 )
 
@@ -34,6 +33,8 @@ class DashboardSettings:
     name: str
     region: str
     cluster_name: str
+    stack: str
+    node_groups: Sequence[str]
     batch_namespace: str
     database_identifier: str
     airflow_namespace: str
@@ -98,7 +99,7 @@ def graphs(s: DashboardSettings) -> list[tuple[str, list[MetricRef]]]:
             [
                 container_insights(s.cluster_name, "cluster_node_count", "Maximum"),
                 container_insights(s.cluster_name, "cluster_failed_node_count", "Maximum"),
-                MetricRef("hook", PATCHING_NAMESPACE, PATCH_LAG_METRIC, {"ClusterName": s.cluster_name}, "Maximum"),
+                *(patch_lag(s.stack, group) for group in s.node_groups),
             ],
         ),
         (

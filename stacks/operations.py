@@ -20,17 +20,27 @@ from stacks.airflow_wiring import airflow_settings
 from stacks.config import StackConfig
 
 
-def alarm_settings(config: StackConfig, *, prefix: str, cluster_name: str, database_identifier: str) -> AlarmSettings:
+NODE_GROUPS = ("system", "batch")
+
+
+def alarm_settings(
+    config: StackConfig, *, prefix: str, stack: str, cluster_name: str, database_identifier: str
+) -> AlarmSettings:
     """The alarm settings of a validated stack config (pure)."""
     plan = pool_plan(airflow_settings(config), config.database.instance_class)
     capacity = (plan.metadata_pool_size + plan.result_backend_pool_size) * plan.replicas
     return AlarmSettings(
         prefix=prefix,
         cluster_name=cluster_name,
+        stack=stack,
+        node_groups=NODE_GROUPS,
         database_identifier=database_identifier,
         airflow_namespace=config.observability.metrics_namespace,
         database_pool_capacity=capacity,
-        thresholds=Thresholds(**config.alarms.thresholds.model_dump()),
+        # Node patching's own limit (cluster.patching), not a second number for the same thing.
+        thresholds=Thresholds(
+            **config.alarms.thresholds.model_dump(), patch_lag_days=config.cluster.patching.max_lag_days
+        ),
     )
 
 
@@ -66,7 +76,9 @@ def build_operations(
         opts=opts,
     )
     prefix = f"{project}-{stack}"
-    settings = alarm_settings(config, prefix=prefix, cluster_name=cluster_name, database_identifier=database_identifier)
+    settings = alarm_settings(
+        config, prefix=prefix, stack=stack, cluster_name=cluster_name, database_identifier=database_identifier
+    )
     alarms = Alarms(
         f"{stack}-alarms",
         AlarmsArgs(
@@ -84,6 +96,8 @@ def build_operations(
                 name=prefix,
                 region=config.region,
                 cluster_name=cluster_name,
+                stack=stack,
+                node_groups=NODE_GROUPS,
                 batch_namespace=config.batch.namespace,
                 database_identifier=database_identifier,
                 airflow_namespace=o.metrics_namespace,

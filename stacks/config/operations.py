@@ -133,9 +133,6 @@ class ThresholdsConfig(Section):
     database_connections_percent: int = Field(
         80, ge=10, le=100, description="Database connections as a share of PgBouncer's server pools (all replicas)."
     )
-    patch_lag_days: int = Field(
-        14, ge=1, le=365, description="Days the nodes' AMI may lag the newest release (the patch-status metric)."
-    )
 
 
 class AlarmsConfig(Section):

@@ -62,10 +62,12 @@ def settings(**overrides) -> AlarmSettings:
     return AlarmSettings(
         prefix="batch-platform-test",
         cluster_name="batch-platform-test",
+        stack="test",
+        node_groups=("system", "batch"),
         database_identifier="batch-platform-test-airflow",
         airflow_namespace="BatchPlatform/Airflow",
         database_pool_capacity=100,
-        thresholds=Thresholds(**ThresholdsConfig(**overrides).model_dump()),
+        thresholds=Thresholds(**ThresholdsConfig(**overrides).model_dump(), patch_lag_days=10),
     )
 
 
@@ -75,6 +77,8 @@ def all_metric_refs():
         name="d",
         region="eu-west-1",
         cluster_name="batch-platform-test",
+        stack="test",
+        node_groups=("system", "batch"),
         batch_namespace="batch-jobs",
         database_identifier="batch-platform-test-airflow",
         airflow_namespace="BatchPlatform/Airflow",
@@ -216,7 +220,7 @@ def test_the_issue_s_alarms_all_exist_with_their_sources():
         "database-free-storage": {"rds"},
         "database-freeable-memory": {"rds"},
         "database-connections": {"rds"},
-        "patch-lag": {"hook"},
+        "patch-lag": {"patch-status"},
     }
     assert names == expected
 
@@ -259,6 +263,8 @@ def test_the_dashboard_has_a_widget_per_graph_and_the_alarms():
         name="d",
         region="eu-west-1",
         cluster_name="c",
+        stack="test",
+        node_groups=("system", "batch"),
         batch_namespace="batch-jobs",
         database_identifier="db",
         airflow_namespace="BatchPlatform/Airflow",
@@ -282,6 +288,41 @@ def test_config_rejects_an_allow_list_pattern_airflow_would_split():
         ObservabilityConfig(metric_allow_list=["^a,b$"])
     with pytest.raises(ValidationError, match="not a regular expression"):
         ObservabilityConfig(metric_allow_list=["^(a"])
+
+
+def test_the_patch_lag_alarm_reads_what_patch_status_publishes(monkeypatch):
+    """patch-status --metric's own put_metric_data call (stacks/patching/aws.py), captured with
+    botocore's Stubber: the alarm's namespace, name and dimension sets are those it sends."""
+    from datetime import datetime, timezone
+
+    import boto3
+    from botocore.stub import ANY, Stubber
+
+    from stacks.patching.aws import METRIC_NAME, METRIC_NAMESPACE, PatchAws
+
+    assert (METRIC_NAMESPACE, METRIC_NAME) == ("BatchPlatform/NodePatching", "PatchLagDays")
+    aws = PatchAws.__new__(PatchAws)
+    aws.cloudwatch = boto3.client("cloudwatch", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    sent = []
+    with Stubber(aws.cloudwatch) as stub:
+        stub.add_response("put_metric_data", {}, {"Namespace": ANY, "MetricData": ANY})
+        original = aws.cloudwatch.put_metric_data
+
+        def capture(**kwargs):
+            sent.append(kwargs)
+            return original(**kwargs)
+
+        monkeypatch.setattr(aws.cloudwatch, "put_metric_data", capture)
+        aws.put_lag_metric("test", {"system": 1.5, "batch": 12.0}, datetime(2026, 12, 1, tzinfo=timezone.utc))
+    (call,) = sent
+    published = {
+        (call["Namespace"], d["MetricName"], tuple(sorted((x["Name"], x["Value"]) for x in d["Dimensions"])))
+        for d in call["MetricData"]
+    }
+    (spec,) = [s for s in alarm_specs(settings()) if s.name == "patch-lag"]
+    read = {(m.namespace, m.name, tuple(sorted(m.dimensions.items()))) for m in spec.metrics}
+    assert read == published
+    assert spec.threshold == 10 and spec.expression == "MAX([m0, m1])"
 
 
 def test_prod_needs_someone_to_tell():
