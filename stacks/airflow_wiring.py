@@ -8,16 +8,23 @@ keyword arguments and gets back the stack outputs of this part (``airflow_namesp
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.airflow import Airflow, AirflowArgs, UiSettings
 from infra.airflow_sso import SsoSettings, sso_client_secret
-from infra.airflow_values import IRSA_COMPONENTS, LOG_WRITERS
-from infra.task_log_group import TaskLogGroup, TaskLogGroupArgs, task_log_group_name
-from infra.airflow_values import AirflowSettings, GitSyncDags, ImageDags, Resources, StatsdMetrics, pool_plan
+from infra.airflow_values import (
+    IRSA_COMPONENTS,
+    LOG_WRITERS,
+    AirflowSettings,
+    GitSyncDags,
+    ImageDags,
+    Resources,
+    StatsdMetrics,
+    pool_plan,
+)
 from infra.batch_namespace import (
     BatchContainerLimits,
     BatchNamespace,
@@ -26,19 +33,49 @@ from infra.batch_namespace import (
     BatchQuota,
     ServiceAccountRef,
 )
+from infra.batch_secrets import BatchSecrets, BatchSecretsArgs
 from infra.cidr import plan_subnets
+from infra.git_ssh_key import GIT_SSH_KEY, GitSshKey, GitSshKeyArgs
 from infra.observability import AGENT_SERVICE_HOST, STATSD_PORT
 from infra.pgbouncer import PoolPlanError
+from infra.task_log_group import TaskLogGroup, TaskLogGroupArgs, task_log_group_name
 from stacks.airflow_image import AirflowImage
 from stacks.config import Problem, StackConfig, StackConfigError
+from stacks.data import durable_secret_prefix
 
 # The Airflow components that run KubernetesJobOperator (task pods) or wait for it (triggerer,
 # deferrable mode). The scheduler never touches the batch namespace with the KubernetesExecutor.
 JOB_LAUNCHERS = ("worker", "triggerer")
 
 
+GIT_SSH_KEY_VERSION_ANNOTATION = "batch-platform/git-ssh-key-version"
+
+
+def git_ssh_key_secret_name(project: str, stack: str) -> str:
+    """Secrets Manager name of the git-sync deploy key: fixed per stack, so a recreate finds it.
+
+    The DR rehearsal imports this (or reads the stack output ``git_ssh_key_secret_name``)."""
+    return f"{durable_secret_prefix(project, stack)}/{GIT_SSH_KEY}"
+
+
+def batch_secrets_prefix(project: str, stack: str) -> str:
+    """Secrets Manager prefix of the batch Jobs' secrets (``infra.batch_secrets``): operators own them."""
+    return f"{project}/{stack}/batch/secrets"
+
+
+def needs_git_ssh_key(config: StackConfig) -> bool:
+    """Whether the stack pulls its DAGs over SSH, with a deploy key."""
+    dags = config.airflow.dags
+    return dags.source == "git_sync" and dags.git_sync.uses_ssh and bool(dags.git_sync.ssh_key_secret)
+
+
+def sso_client_secret_name(project: str, stack: str) -> str:
+    """Secrets Manager name of the OIDC client secret (``sso``): durable, valued by an operator."""
+    return f"{durable_secret_prefix(project, stack)}/sso-client-secret"
+
+
 def sso_settings(config: StackConfig, client_secret_name: Optional[str]) -> Optional[SsoSettings]:
-    """The SSO settings when ``sso.enabled`` (pure); the secret's name comes from the durable prefix."""
+    """The SSO settings when ``sso.enabled`` (pure)."""
     s = config.sso
     if not s.enabled or client_secret_name is None:
         return None
@@ -137,9 +174,10 @@ def build_airflow(
     task_log_bucket_arn: pulumi.Input[str],
     image: AirflowImage,
     admin_password: Optional[pulumi.Input[str]] = None,
-    durable_secret_prefix: Optional[str] = None,
     wait_for: Sequence[pulumi.Resource] = (),
     opts: Optional[pulumi.ResourceOptions] = None,
+    project: str = "batch-platform",
+    batch_secrets: Optional[Mapping[str, Mapping[str, str]]] = None,
 ) -> dict[str, Any]:
     """Register Airflow and the batch namespace; return their stack outputs.
 
@@ -147,8 +185,12 @@ def build_airflow(
     ``opts`` carries the AWS provider (``providers={"aws": ...}``) for the IAM roles and the
     Secrets Manager secrets. Raises StackConfigError before registering anything when the database
     instance class cannot carry PgBouncer's pools.
+
+    With DAGs over SSH, the deploy key is the durable secret ``git_ssh_key_secret_name``
+    (``infra.git_ssh_key``), copied into the Airflow namespace; while it has no value the release is
+    installed without waiting (its git-sync containers cannot start) and a warning says what to run.
     """
-    sso_secret = f"{durable_secret_prefix}/sso-client-secret" if durable_secret_prefix and config.sso.enabled else None
+    sso_secret = sso_client_secret_name(project, stack) if config.sso.enabled else None
     settings = airflow_settings(config, sso_client_secret_name=sso_secret)
     try:
         pool_plan(settings, database_instance_class)
@@ -157,9 +199,23 @@ def build_airflow(
             f"Pulumi.{stack}.yaml", [Problem("database.instance_class", database_instance_class, str(exc))]
         ) from None
 
+    git_key = None
+    await_release = image.await_release
+    if needs_git_ssh_key(config):
+        git_key = GitSshKey(
+            f"{stack}-git-ssh-key", GitSshKeyArgs(secret_name=git_ssh_key_secret_name(project, stack)), opts=opts
+        )
+        if not git_key.has_value:
+            await_release = False
+            pulumi.log.warn(
+                f"the git-sync deploy key {git_key.name} has no value yet: the Airflow release is installed without "
+                "waiting for its pods (git-sync cannot read the DAG repository). Still missing: the key; set it with "
+                f"aws secretsmanager put-secret-value --secret-id {git_key.name} --secret-string file://deploy_key "
+                "and run pulumi up again."
+            )
+
     task_log_group = None
     if config.task_logs.destination == "cloudwatch":
-        project = (durable_secret_prefix or "batch-platform").split("/")[0]
         task_log_group = TaskLogGroup(
             f"{stack}-task-log-group",
             TaskLogGroupArgs(
@@ -188,8 +244,14 @@ def build_airflow(
             task_log_group_arn=task_log_group.arn if task_log_group else None,
             image_repository=image.repository,
             image_tag=image.tag,
-            await_release=image.await_release,
+            await_release=await_release,
             ui=ui_settings(config),
+            git_ssh_key=git_key.value if git_key is not None else None,
+            # The chart mounts the key with subPath, which running containers never refresh: a new
+            # version (a rotation) rolls the pods.
+            pod_annotations={GIT_SSH_KEY_VERSION_ANNOTATION: git_key.version_id}
+            if git_key is not None and git_key.version_id
+            else {},
         ),
         opts=opts,
     )
@@ -214,8 +276,18 @@ def build_airflow(
         ),
         opts=opts,
     )
-    return {
+    providers = dict(opts.providers) if opts is not None and isinstance(opts.providers, dict) else {}
+    BatchSecrets(
+        f"{stack}-batch-secrets",
+        BatchSecretsArgs(contents=batch_secrets or {}, namespace=batch.namespace, namespace_name=config.batch.namespace),
+        opts=pulumi.ResourceOptions(providers={**providers, "kubernetes": kubernetes_provider}),
+    )
+    outputs: dict[str, Any] = {
         "airflow_namespace": airflow.namespace,
         "airflow_url": airflow.url,
         "batch_namespace": batch.namespace,
     }
+    if git_key is not None:
+        outputs["git_ssh_key_secret_name"] = git_key.name
+        outputs["git_ssh_key_secret_arn"] = git_key.arn
+    return outputs

@@ -247,7 +247,7 @@ def dag_kwargs(spec: JobSpec, platform: platform_settings.PlatformSettings) -> d
 
 def build_dag(spec: JobSpec, platform: platform_settings.PlatformSettings | None = None):
     """The Airflow DAG for a validated spec."""
-    from airflow.providers.cncf.kubernetes.operators.job import KubernetesJobOperator
+    from batch_platform.job_operator import BatchJobOperator
     from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
     from airflow.sdk import DAG
 
@@ -255,7 +255,8 @@ def build_dag(spec: JobSpec, platform: platform_settings.PlatformSettings | None
     with DAG(**dag_kwargs(spec, platform)) as dag:
         run = None
         if spec.command is not None:
-            run = KubernetesJobOperator(**job_operator_kwargs(spec, platform), outlets=[chains.job_asset(spec.name)])
+            # The provider's KubernetesJobOperator, launching at most one Job per try (job_operator.py).
+            run = BatchJobOperator(**job_operator_kwargs(spec, platform), outlets=[chains.job_asset(spec.name)])
         for trigger in spec.triggers:
             task = TriggerDagRunOperator(**chains.trigger_kwargs(trigger))
             if run is not None:
