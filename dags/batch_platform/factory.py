@@ -135,9 +135,6 @@ def job_operator_kwargs(spec: JobSpec, platform: platform_settings.PlatformSetti
         "execution_timeout": timeout + EXECUTION_TIMEOUT_MARGIN,
         "ttl_seconds_after_finished": platform.ttl_seconds_after_finished,
         "get_logs": True,
-        # A failed pod stays (until the Job's TTL) so its status says why it failed; the default
-        # deletes it before anyone, the diagnosis included, can read it.
-        "on_finish_action": "delete_succeeded_pod",
         "deferrable": False,
         # Why the Job failed (admission, scheduling, OOM, image, deadline) into the task log and XCom.
         "on_failure_callback": [on_task_failure],

@@ -168,7 +168,9 @@ def test_notification_connections_live_in_secrets_manager(plan):
     names = sorted(r.input("name") for r in plan.of_type("aws:secretsmanager/secret:Secret"))
     prefix = f"batch-platform/{plan.stack}/airflow/connections"
     git_key = f"batch-platform/{plan.stack}/airflow/git-ssh-key"  # also valued by an operator
-    assert names == [f"{prefix}/slack_notifications", f"{prefix}/smtp_notifications", git_key]
+    # The OIDC client secret (valued by an operator too) where SSO is on (prod's stack file).
+    sso = [f"batch-platform/{plan.stack}/airflow/sso-client-secret"] if plan.stack == "prod" else []
+    assert names == sorted([f"{prefix}/slack_notifications", f"{prefix}/smtp_notifications", git_key, *sso])
     for secret in plan.of_type("aws:secretsmanager/secret:Secret"):
         assert "secretString" not in secret.inputs  # values are set by an operator, never in code
 
