@@ -6,6 +6,9 @@
 #   make bench               benchmark figures: offline plan, Jenkins conversion, DagBag parse, patch lag
 #   make patch-lag           the patch-lag simulation over the real EKS AMI release history
 #   make docs                regenerate the configuration reference in docs/configuration.md from stacks/config
+#   make checkov CHART=<dir> [STACK=prod]
+#                            checkov on the Airflow chart directory rendered with our values and with
+#                            its defaults: both failure rates (docs/airflow.md, "Security posture")
 #   make lock                regenerate requirements.txt from requirements.in, and from it the
 #                            Airflow image's images/airflow/requirements.txt
 #
@@ -29,8 +32,11 @@ PIP_VERSION := 26.3
 # The policy pack (policy/) has its own venv: pulumi-policy pins other protobuf/grpcio versions.
 POLICY_VENV ?= policy/.venv
 POLICY_PY := $(abspath $(POLICY_VENV))/bin/python
+# checkov and the Helm SDK (make checkov) have their own venv: checkov's pins conflict with ours.
+CHECKOV_VENV ?= build/checkov-venv
+CHECKOV_PY := $(abspath $(CHECKOV_VENV))/bin/python
 
-.PHONY: plan test policy-test bench patch-lag docs lock image-build image image-promote
+.PHONY: plan test policy-test bench patch-lag docs checkov lock image-build image image-promote
 
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 not found (set PYTHON=/path/to/python3.11)"; exit 2; }
@@ -47,6 +53,14 @@ $(POLICY_VENV)/.installed: policy/requirements.txt policy/requirements-test.txt
 	$(POLICY_PY) -m pip install --quiet --disable-pip-version-check "pip==$(PIP_VERSION)"
 	$(POLICY_PY) -m pip install --quiet --disable-pip-version-check --no-deps -r policy/requirements-test.txt
 	$(POLICY_PY) -m pip check
+	touch $@
+
+$(CHECKOV_VENV)/.installed: scripts/checkov/requirements.txt
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 not found (set PYTHON=/path/to/python3.11)"; exit 2; }
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_PY) -m pip install --quiet --disable-pip-version-check "pip==$(PIP_VERSION)"
+	$(CHECKOV_PY) -m pip install --quiet --disable-pip-version-check --no-deps -r scripts/checkov/requirements.txt
+	$(CHECKOV_PY) -m pip check
 	touch $@
 
 plan: $(VENV)/.installed
@@ -80,6 +94,10 @@ bench: $(VENV)/.installed
 
 patch-lag: $(VENV)/.installed
 	$(PY) scripts/patch_lag.py
+
+checkov: $(VENV)/.installed $(CHECKOV_VENV)/.installed
+	@test -n "$(CHART)" || { echo "error: give the chart directory: make checkov CHART=<dir> (helm pull apache-airflow/airflow --version 1.22.0 --untar)"; exit 2; }
+	$(PY) scripts/checkov_chart.py "$(CHART)" --stack $(if $(filter command line,$(origin STACK)),$(STACK),prod) --checkov-venv $(CHECKOV_VENV)
 
 docs: $(VENV)/.installed
 	$(PY) -m stacks.config.reference --write docs/configuration.md

@@ -9,6 +9,7 @@ Registers, in the Airflow namespace:
   the bucket and to the notification connections in Secrets Manager;
 * the Secrets Manager secrets that hold the Slack and SMTP connections (the operator sets their
   values; see docs/airflow.md);
+* the egress NetworkPolicies of the namespace (``infra.airflow_security``; the chart's own cover ingress);
 * the Helm release (values from ``infra.airflow_values``) and, when a certificate is configured, a
   LoadBalancer Service for the UI: an NLB with TLS from ACM, internal unless configured otherwise.
 
@@ -46,6 +47,7 @@ from infra.airflow_values import (
     airflow_values,
     pool_plan,
 )
+from infra.airflow_security import egress_policy_objects
 from infra.irsa import irsa_role
 
 API_SERVER_PORT = 8080
@@ -73,13 +75,13 @@ def _labels() -> dict[str, str]:
 
 
 def airflow_namespace_object(namespace: str, kubernetes_version: str) -> dict[str, Any]:
-    """The Airflow namespace. The chart's pods (git-sync, statsd, PgBouncer images) meet ``baseline``,
-    not all of ``restricted``; violations of restricted are still reported (audit, warn)."""
+    """The Airflow namespace: ``restricted`` enforced, audited and warned, like ``batch-jobs``; every chart
+    pod gets security contexts that pass it (infra/airflow_security.py)."""
     version = f"v{kubernetes_version}"
     labels = _labels()
     labels.update(
         {
-            "pod-security.kubernetes.io/enforce": "baseline",
+            "pod-security.kubernetes.io/enforce": "restricted",
             "pod-security.kubernetes.io/enforce-version": version,
             "pod-security.kubernetes.io/audit": "restricted",
             "pod-security.kubernetes.io/audit-version": version,
@@ -278,6 +280,12 @@ class Airflow(pulumi.ComponentResource):
         namespace = k8s_objects.register(f"{name}-namespace", airflow_namespace_object(s.namespace, s.kubernetes_version), on_cluster)
         in_namespace = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider, depends_on=[namespace])
 
+        for policy in egress_policy_objects(
+            namespace=s.namespace, release_name=s.release_name, database_cidrs=s.database_cidrs,
+            database_port=s.database_port, git_over_ssh=isinstance(s.dags, GitSyncDags) and bool(s.dags.ssh_key_secret),
+            statsd_cidrs=s.metrics.cidrs if s.metrics else (), statsd_port=s.metrics.port if s.metrics else None,
+        ):
+            k8s_objects.register(f"{name}-networkpolicy-{policy['metadata']['name']}", policy, in_namespace)
         secrets = self._secrets(name, args, plan, in_namespace)
         self.role_arns = self._roles(name, args)
         self._connection_secrets(name, s)

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from infra import versions
 from infra.airflow_sso import SsoSettings, webserver_config
+from infra.airflow_security import merge, security_values
 from infra.irsa import IRSA_ANNOTATION
 from infra.pgbouncer import (
     SQLALCHEMY_MAX_OVERFLOW,
@@ -141,6 +142,9 @@ class StatsdMetrics:
     port: int
     allow_list: tuple[str, ...]
     """Regexes of Airflow's [metrics] metrics_allow_list (no commas: Airflow splits on them)."""
+    cidrs: tuple[str, ...] = ()
+    """Addresses the listener answers on (the agent uses the nodes' host network: the VPC): the
+    Airflow namespace's egress NetworkPolicy lets UDP to ``port`` through to them."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -169,6 +173,11 @@ class AirflowSettings:
     """StatsD to the CloudWatch agent; None: to the chart's own StatsD exporter (nothing collects it)."""
     sso: Optional[SsoSettings] = None
     """OIDC login for the UI (``infra.airflow_sso``); None: the FAB auth manager's own user database."""
+    ui_source_cidrs: tuple[str, ...] = ()
+    """Addresses the UI's clients reach the API server pods from (the VPC, behind the internal NLB)."""
+    database_cidrs: tuple[str, ...] = ()
+    """The database subnets: PgBouncer's only egress besides DNS and the namespace (NetworkPolicy)."""
+    database_port: Optional[int] = None
 
     def service_account(self, component: str) -> str:
         """The Kubernetes service account name of a chart component (we name them; never the chart)."""
@@ -714,4 +723,6 @@ def airflow_values(
     if pod_annotations:
         values["airflowPodAnnotations"] = dict(pod_annotations)
     ChartValues.model_validate(values)
-    return values
+    # Security contexts and NetworkPolicies, checked by their own strict model (infra/airflow_security.py).
+    git_sync = isinstance(settings.dags, GitSyncDags)
+    return merge(values, security_values(settings.release_name, settings.ui_source_cidrs, git_sync=git_sync))

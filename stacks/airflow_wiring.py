@@ -37,6 +37,7 @@ from infra.batch_secrets import BatchSecrets, BatchSecretsArgs
 from infra.cidr import plan_subnets
 from infra.git_ssh_key import GIT_SSH_KEY, GitSshKey, GitSshKeyArgs
 from infra.observability import AGENT_SERVICE_HOST, STATSD_PORT
+from infra.database import POSTGRES_PORT
 from infra.pgbouncer import PoolPlanError
 from infra.task_log_group import TaskLogGroup, TaskLogGroupArgs, task_log_group_name
 from stacks.airflow_image import AirflowImage
@@ -123,8 +124,17 @@ def airflow_settings(config: StackConfig, *, sso_client_secret_name: Optional[st
         admin_email=a.admin.email,
         api_base_url=f"https://{a.ui.hostname}" if a.ui.hostname else None,
         kubernetes_version=config.cluster.kubernetes_version,
-        metrics=StatsdMetrics(AGENT_SERVICE_HOST, STATSD_PORT, tuple(config.observability.metric_allow_list)),
+        metrics=StatsdMetrics(
+            AGENT_SERVICE_HOST,
+            STATSD_PORT,
+            tuple(config.observability.metric_allow_list),
+            cidrs=(str(config.network.vpc_cidr),),
+        ),
         sso=sso_settings(config, sso_client_secret_name),
+        # The internal NLB reaches the API servers through the nodes (source NAT to a node address).
+        ui_source_cidrs=(str(config.network.vpc_cidr),),
+        database_cidrs=tuple(str(c) for c in plan_subnets(config.network.vpc_cidr, config.network.az_count).database),
+        database_port=POSTGRES_PORT,
     )
 
 

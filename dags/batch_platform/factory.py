@@ -22,6 +22,7 @@ from batch_platform import settings as platform_settings
 from batch_platform.dag_file import dag_file_text  # noqa: F401 - part of the factory's interface
 from batch_platform.jenkins_cron import CronSpecError
 from batch_platform.job_diagnosis import FAILURE_REASON_KEY, on_task_failure
+from batch_platform.security import operator_security_kwargs
 from batch_platform.spec import JobSpec, SpecError, load_spec
 from batch_platform.timetable import timetable_for
 
@@ -123,8 +124,8 @@ def job_operator_kwargs(spec: JobSpec, platform: platform_settings.PlatformSetti
                 **cfg,
             )
         ],
-        "volumes": [k8s.V1Volume(name="workspace", empty_dir=k8s.V1EmptyDirVolumeSource(**cfg), **cfg)],
-        "volume_mounts": [k8s.V1VolumeMount(name="workspace", mount_path=WORKSPACE_PATH, **cfg)],
+        # Security contexts, writable emptyDirs (workspace, /tmp) and the API token: security.py.
+        **operator_security_kwargs(spec, WORKSPACE_PATH),
         # One attempt per Job; Airflow retries instead (retries x backoff_limit would multiply).
         "backoff_limit": 0,
         "retries": spec.retries,

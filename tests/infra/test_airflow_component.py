@@ -241,7 +241,7 @@ def test_dev_has_no_load_balancer(plans):
 def test_batch_namespace_objects(plan):
     ns = {r.input("metadata.name"): r for r in plan.of_type("kubernetes:core/v1:Namespace")}
     assert ns["batch-jobs"].input("metadata.labels")["pod-security.kubernetes.io/enforce"] == "restricted"
-    assert ns["airflow"].input("metadata.labels")["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert ns["airflow"].input("metadata.labels")["pod-security.kubernetes.io/enforce"] == "restricted"
     account = plan.one("kubernetes:core/v1:ServiceAccount")
     assert account.input("metadata.name") == "batch-job-runner"
     assert account.input("metadata.annotations")[IRSA_ANNOTATION] == (
@@ -252,7 +252,11 @@ def test_batch_namespace_objects(plan):
     assert [s["name"] for s in binding.input("subjects")] == ["airflow-worker", "airflow-triggerer"]
     assert plan.one("kubernetes:core/v1:ResourceQuota").input("metadata.namespace") == "batch-jobs"
     assert plan.one("kubernetes:core/v1:LimitRange").input("metadata.namespace") == "batch-jobs"
-    policies = sorted(p.input("metadata.name") for p in plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy"))
+    policies = sorted(
+        p.input("metadata.name")
+        for p in plan.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
+        if p.input("metadata.namespace") == "batch-jobs"
+    )
     assert policies == ["allow-dns", "allow-https-egress", "default-deny-all"]
     # Every Kubernetes object goes through the cluster's provider.
     for r in plan.resources:

@@ -178,3 +178,14 @@ def test_the_dashboard_shows_the_alarms(prod_plan):
     alarms = body["widgets"][0]["properties"]["alarms"]
     assert len(alarms) == 18 and all(a.startswith("arn:aws:cloudwatch:") for a in alarms), alarms[:2]
     assert prod_plan.outputs["dashboard_name"] == "batch-platform-prod"
+
+
+def test_airflow_pods_may_send_statsd_to_the_agent_on_the_nodes(plan):
+    """The Airflow namespace denies egress by default (infra/airflow_security.py): the metrics need
+    their own rule, UDP 8125 to the nodes (the agent runs on their host network)."""
+    policy = plan.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", f"{plan.stack}-airflow-networkpolicy-airflow-allow-statsd-egress")
+    spec = policy.input("spec")
+    assert spec["podSelector"] == {} and spec["policyTypes"] == ["Egress"]
+    assert spec["egress"] == [
+        {"to": [{"ipBlock": {"cidr": str(plan.config.network.vpc_cidr)}}], "ports": [{"protocol": "UDP", "port": 8125}]}
+    ]

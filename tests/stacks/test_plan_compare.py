@@ -37,7 +37,9 @@ def test_two_saved_plans_show_added_removed_and_changed_inputs(tmp_path, capsys,
 
     assert main(["--project-dir", str(root), "plan", "dev", "--compare", str(before)]) == 0
     text = capsys.readouterr().out
-    assert "8 added, 0 removed, 5 changed." in text
+    # The sixth change: PgBouncer's egress NetworkPolicy admits the new zone's database subnet.
+    assert "8 added, 0 removed, 6 changed." in text
+    assert "  ~ kubernetes:networking.k8s.io/v1:NetworkPolicy  dev-airflow-networkpolicy-airflow-pgbouncer-database-egress" in text
     assert "  + aws:ec2/subnet:Subnet  dev-network-private-c" in text
     assert "  ~ aws:eks/nodeGroup:NodeGroup  dev-cluster-batch" in text
     assert "      instanceTypes.0: m6i.large -> m7i.large" in text
@@ -46,7 +48,7 @@ def test_two_saved_plans_show_added_removed_and_changed_inputs(tmp_path, capsys,
     # The other way round, from the two files alone: what was added is now removed.
     backwards = compare_documents(new, old)
     assert [r["name"] for r in backwards.removed] == [r["name"] for r in compare_documents(old, new).added]
-    assert "0 added, 8 removed, 5 changed." in render_comparison(backwards, str(after))
+    assert "0 added, 8 removed, 6 changed." in render_comparison(backwards, str(after))
 
 
 def test_the_json_form_lists_paths_with_old_and_new_values(tmp_path, capsys, stack_copy):
