@@ -159,7 +159,7 @@ def test_environment_params_jenkins_variables_and_secrets(rendered):
 
 
 def test_dag_level_settings(rendered):
-    from airflow.providers.slack.notifications.slack import SlackNotifier
+    from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
     dag, _ = rendered
@@ -170,8 +170,10 @@ def test_dag_level_settings(rendered):
     assert "team-a/nightly/export" in dag.doc_md
     assert dag.params["REGION"] == "eu"
     callbacks = dag.on_failure_callback
-    assert [type(c) for c in callbacks] == [SlackNotifier, SmtpNotifier]
-    assert callbacks[0].slack_conn_id == "slack_notifications"
+    # The documented Slack connection is an incoming webhook (docs/airflow.md); tests/e2e/ sends both
+    # through the real hooks to a local webhook and mail relay.
+    assert [type(c) for c in callbacks] == [SlackWebhookNotifier, SmtpNotifier]
+    assert callbacks[0].slack_webhook_conn_id == "slack_notifications"
     assert callbacks[1].smtp_conn_id == "smtp_notifications"
 
 
@@ -233,7 +235,7 @@ def test_platform_contract_defaults():
 def test_notification_connections_default_from_settings_and_can_be_set_per_spec():
     spec = parse_spec_data(FULL_SPEC, "jobs/team-a.nightly.export.yaml")
     dag = build_dag(spec, platform_settings.load({"BATCH_SLACK_CONN_ID": "slack_other"}))
-    assert dag.on_failure_callback[0].slack_conn_id == "slack_other"
+    assert dag.on_failure_callback[0].slack_webhook_conn_id == "slack_other"
     custom = {**FULL_SPEC, "notifications": {"email": {"to": ["a@example.com"], "conn_id": "smtp_team_a"}}}
     dag = build_dag(parse_spec_data(custom, "jobs/team-a.nightly.export.yaml"), platform_settings.load({}))
     assert dag.on_failure_callback[0].smtp_conn_id == "smtp_team_a"

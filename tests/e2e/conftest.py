@@ -9,6 +9,7 @@ port; everything is stopped at the end of the session, and the temporary directo
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -48,7 +49,10 @@ if str(REPO_ROOT / "dags") not in sys.path:
     sys.path.insert(0, str(REPO_ROOT / "dags"))
 from batch_platform.dag_file import dag_file_text  # noqa: E402 - the DAG library's own template
 
-# The job whose batch cannot reach its cluster: it retries as its spec says, then notifies.
+# The job whose batch cannot reach its cluster: it retries as its spec says, then notifies. The retry
+# delay leaves time for the first try's log upload: the S3 handler then deletes the try's whole
+# local log directory (shutil.rmtree of its parent), and under the LocalExecutor a second try that
+# already writes there would lose its log. With the KubernetesExecutor each try has its own pod.
 FAILING_JOB = "e2e.unreachable-cluster"
 FAILING_SPEC = textwrap.dedent(
     f"""\
@@ -57,7 +61,7 @@ FAILING_SPEC = textwrap.dedent(
     image: registry.internal/batch/shell-runner:1.3.0
     command: [/bin/sh, -ec, "echo never runs"]
     retries: 1
-    retry_delay_seconds: 1
+    retry_delay_seconds: 10
     notifications:
       slack: {{channel: "#batch-alerts"}}
       email: {{to: [batch-owners@example.com]}}
@@ -247,4 +251,5 @@ def e2e():
                 stop()
             except Exception:  # noqa: BLE001 - stop the rest whatever one did
                 pass
-        shutil.rmtree(work, ignore_errors=True)
+        if not os.environ.get("E2E_KEEP_WORK"):  # set it to read the components' logs after a failure
+            shutil.rmtree(work, ignore_errors=True)
