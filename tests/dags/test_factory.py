@@ -239,3 +239,23 @@ def test_notification_connections_default_from_settings_and_can_be_set_per_spec(
     custom = {**FULL_SPEC, "notifications": {"email": {"to": ["a@example.com"], "conn_id": "smtp_team_a"}}}
     dag = build_dag(parse_spec_data(custom, "jobs/team-a.nightly.export.yaml"), platform_settings.load({}))
     assert dag.on_failure_callback[0].smtp_conn_id == "smtp_team_a"
+
+
+def test_failure_messages_without_a_task_instance_link_to_the_run(rendered):
+    # Airflow gives a DAG failure callback no task instance when none ran (e.g. a run timed out
+    # before its task started): the message then links to the run's page (tests/e2e/ covers the
+    # task-log link of a real failed try).
+    import copy
+
+    dag, _ = rendered
+    slack, mail = (copy.copy(n) for n in dag.on_failure_callback)
+    context = {"dag": dag, "run_id": "manual__2026-01-02T03:04:05+00:00", "reason": "timed out"}
+    run_url = "http://localhost:8080/dags/team-a.nightly.export/runs/manual__2026-01-02T03%3A04%3A05%2B00%3A00"
+    slack.render_template_fields(context, dag.get_template_env())
+    assert slack.text == (
+        ":red_circle: Batch job team-a.nightly.export failed (run manual__2026-01-02T03:04:05+00:00). "
+        f"Log: {run_url}"
+    )
+    mail.render_template_fields(context, dag.get_template_env())
+    assert mail.subject == "[batch] team-a.nightly.export failed (run manual__2026-01-02T03:04:05+00:00)"
+    assert f'<a href="{run_url}">' in mail.html_content
