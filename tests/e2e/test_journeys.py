@@ -153,7 +153,7 @@ def test_task_log_is_uploaded_to_s3_and_read_back_through_the_api(e2e, failed_ru
     # The batch could not reach its cluster: the log says why.
     assert "127.0.0.1" in stored
     # delete_local_logs: after the upload the only copy is the bucket's.
-    assert not list((e2e.airflow.home / "logs").rglob("attempt=2.log"))
+    wait_for("the local copy to go", lambda: not list((e2e.airflow.home / "logs").rglob("attempt=2.log")), 30)
 
     body = e2e.api("GET", f"{_run_path(FAILING_JOB, failed_run)}/taskInstances/run/logs/2?full_content=true")
     served = "\n".join(str(line.get("event", line)) if isinstance(line, dict) else str(line) for line in body["content"])
@@ -283,8 +283,13 @@ def test_jenkins_h_schedule_with_tz_fires_at_jenkins_times(e2e):
         body = e2e.api("GET", f"/api/v2/dags/{JENKINS_JOB}/dagRuns?run_type=scheduled&order_by=run_after")
         return body["dag_runs"] if len(body["dag_runs"]) >= 2 else None
 
-    runs = wait_for("the scheduler to create two runs", scheduled, 300, interval=2,
-                    describe=lambda: e2e.airflow.log("scheduler"))
+    wait_for("the scheduler to create two runs", scheduled, 300, interval=2,
+             describe=lambda: e2e.airflow.log("scheduler"))
+    for _ in range(5):  # a fire time may pass between the calls: read runs and DAG until they agree
+        runs = scheduled()
+        dag = e2e.api("GET", f"/api/v2/dags/{JENKINS_JOB}")
+        if [r["dag_run_id"] for r in scheduled()] == [r["dag_run_id"] for r in runs]:
+            break
     fired = [datetime.fromisoformat(r["run_after"].replace("Z", "+00:00")) for r in runs]
     logical = [datetime.fromisoformat(r["logical_date"].replace("Z", "+00:00")) for r in runs]
     # Jenkins' fire times after the DAG was first scheduled, one after the other: none skipped, none extra.
@@ -294,7 +299,6 @@ def test_jenkins_h_schedule_with_tz_fires_at_jenkins_times(e2e):
     assert logical == fired
 
     # The scheduler's next run, computed with the deserialized timetable (the plugin) after the last one.
-    dag = e2e.api("GET", f"/api/v2/dags/{JENKINS_JOB}")
     following = jenkins.next_fire_time(fired[-1])
     assert datetime.fromisoformat(dag["next_dagrun_run_after"].replace("Z", "+00:00")) == following
     assert "Failed to deserialize" not in e2e.airflow.log("scheduler", tail=10**7)
