@@ -284,9 +284,10 @@ def test_jenkins_h_schedule_with_tz_fires_at_jenkins_times(e2e):
     def scheduled():
         e2e.airflow.check_alive()
         body = e2e.api("GET", f"/api/v2/dags/{JENKINS_JOB}/dagRuns?run_type=scheduled&order_by=run_after")
-        return body["dag_runs"] if len(body["dag_runs"]) >= 2 else None
+        return body["dag_runs"] or None
 
-    wait_for("the scheduler to create two runs", scheduled, 300, interval=2,
+    # H/2: a fire time comes within two minutes of the DAG's first parse.
+    wait_for("the scheduler to create a run", scheduled, 240, interval=2,
              describe=lambda: e2e.airflow.log("scheduler"))
     for _ in range(5):  # a fire time may pass between the calls: read runs and DAG until they agree
         runs = scheduled()
@@ -301,7 +302,8 @@ def test_jenkins_h_schedule_with_tz_fires_at_jenkins_times(e2e):
     assert fired == expected[first : first + len(fired)]
     assert logical == fired
 
-    # The scheduler's next run, computed with the deserialized timetable (the plugin) after the last one.
+    # The run after: the scheduler computes it when it creates a run, with the timetable it
+    # deserializes through the plugin (a wrong or missing timetable makes no runs at all).
     following = jenkins.next_fire_time(fired[-1])
     assert datetime.fromisoformat(dag["next_dagrun_run_after"].replace("Z", "+00:00")) == following
     assert "Failed to deserialize" not in e2e.airflow.log("scheduler", tail=10**7)
