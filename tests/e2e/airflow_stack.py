@@ -7,8 +7,9 @@ get. What differs here, and only that (``LOCAL_DIFFERENCES`` lists it, docs/test
 
 - the executor: LocalExecutor instead of KubernetesExecutor (no cluster here), so tasks run as
   processes of the scheduler instead of pods;
-- where things are: the DAG checkout is a temporary copy with git-sync's layout (``dags/`` and
-  ``plugins/`` of this repository), the metadata database a local PostgreSQL 17, the API server
+- where things are: the image's ``/opt/airflow`` (its plugins) and the DAG library it installs are
+  laid out from the Dockerfile in a temporary directory, the DAG checkout is a temporary copy of
+  this repository's ``dags/`` with git-sync's layout, the metadata database a local PostgreSQL 17, the API server
   listens on 127.0.0.1, and AWS is moto on loopback: ``AWS_ENDPOINT_URL`` and static test credentials
   instead of IRSA, every AWS setting (backend, prefixes, region, bucket, connection) unchanged;
 - the secrets the chart reads from Kubernetes Secrets (fernet key, API and JWT secrets, metadata URL)
@@ -58,7 +59,8 @@ COMPONENTS = {
 LOCAL_DIFFERENCES = {
     "AIRFLOW__CORE__EXECUTOR": "LocalExecutor: no cluster to launch task pods on",
     "AIRFLOW__CORE__DAGS_FOLDER": "the checkout's dags/ in a temporary directory",
-    "AIRFLOW__CORE__PLUGINS_FOLDER": "the checkout's plugins/ in a temporary directory",
+    "AIRFLOW_HOME": "the image's /opt/airflow laid out in a temporary directory",
+    "PYTHONPATH": "the site directory the DAG library is installed into, as in the image",
     "AIRFLOW__API__BASE_URL": "the API server on 127.0.0.1",
     "AWS_ENDPOINT_URL": "moto on 127.0.0.1 instead of AWS",
 }
@@ -128,6 +130,7 @@ def component_environment(
     api_port: int,
     aws_endpoint: str,
     secrets: Secrets,
+    image_site: Path | None = None,
     extra: Mapping[str, str] = {},
 ) -> dict[str, str]:
     """The environment of every Airflow process: the chart's config and env, then the local differences."""
@@ -159,7 +162,6 @@ def component_environment(
             # The local differences (LOCAL_DIFFERENCES).
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__DAGS_FOLDER": str(checkout / sub_path),
-            "AIRFLOW__CORE__PLUGINS_FOLDER": env.get("AIRFLOW__CORE__PLUGINS_FOLDER", str(checkout / "plugins")),
             "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{api_port}",
             "AIRFLOW__API__HOST": "127.0.0.1",
             "AIRFLOW__API__PORT": str(api_port),
@@ -167,8 +169,27 @@ def component_environment(
             **AWS_TEST_CREDENTIALS,
         }
     )
+    if image_site is not None:
+        # The DAG library as the image installs it (a package on sys.path, not the DAG folder).
+        env.update({"PYTHONPATH": str(image_site), "PYTHONNOUSERSITE": "1"})
     env.update(extra)
     return env
+
+
+def image_layout(parent: Path) -> tuple[Path, Path]:
+    """What the platform image holds, laid out here: its Airflow home (``/opt/airflow`` with the
+    plugins the Dockerfile copies there) and a site directory with the DAG library pip-installed as
+    the Dockerfile installs it. The same reading of the Dockerfile as the components test's."""
+    from tests.dags.test_components_without_dag_folder import _image_python_path
+
+    parent.mkdir(parents=True, exist_ok=True)
+    return _image_python_path(parent)
+
+
+def airflow_home_like(home: Path, template: Path) -> Path:
+    """Another Airflow home with the image's files (``template``'s plugins), for another component."""
+    shutil.copytree(template / "plugins", home / "plugins")
+    return home
 
 
 @dataclass

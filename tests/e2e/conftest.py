@@ -31,6 +31,7 @@ from tests.e2e.airflow_stack import (
     Secrets,
     component_environment,
     create_admin,
+    image_layout,
     deployed_values,
     json_request,
     lay_out_checkout,
@@ -215,14 +216,13 @@ def e2e():
 
         postgres = PostgresServer.start()
         stoppers.append(postgres.stop)
-        home = work / "home"
-        home.mkdir()
+        home, site = image_layout(work / "image")
         secrets = Secrets(fernet_key=Fernet.generate_key().decode())
         api_port = free_port()
         extra = {"KUBECONFIG": str(kubeconfig), "SSL_CERT_FILE": str(cert)}
         env = component_environment(
             deployed, home=home, checkout=checkout, database_url=postgres.url(), api_port=api_port,
-            aws_endpoint=endpoint, secrets=secrets, extra=extra,
+            aws_endpoint=endpoint, secrets=secrets, image_site=site, extra=extra,
         )
         airflow = AirflowProcesses(env=env, home=home, api_port=api_port)
         stoppers.append(airflow.stop)
@@ -233,7 +233,7 @@ def e2e():
         context = E2E(
             airflow=airflow, postgres=postgres, deployed=deployed, secrets=secrets, admin=admin, smtp=smtp,
             webhook=webhook, s3=s3, secretsmanager=secretsmanager, aws=aws, endpoint=endpoint, work=work,
-            checkout=checkout, started=started, jenkins_spec=jenkins_spec, extra_env=extra,
+            checkout=checkout, started=started, jenkins_spec=jenkins_spec, extra_env=extra, image_site=site,
         )
         expected = {path.stem for path in jobs.glob("*.yaml")} | {CANARY_DAG}
 

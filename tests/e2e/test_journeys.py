@@ -18,7 +18,14 @@ import pytest
 from batch_platform.jenkins_cron import parse_spec
 from stacks.dr.airflow_api import AirflowApi, AirflowApiError, Credentials
 from stacks.dr.rehearsal import CANARY_VARIABLE
-from tests.e2e.airflow_stack import TASK_LOG_BUCKET, AirflowProcesses, Secrets, component_environment, json_request
+from tests.e2e.airflow_stack import (
+    TASK_LOG_BUCKET,
+    AirflowProcesses,
+    Secrets,
+    airflow_home_like,
+    component_environment,
+    json_request,
+)
 from tests.e2e.conftest import CANARY_DAG, FAILING_JOB, JENKINS_JOB, JENKINS_TIMEZONE, documented_connections
 from tests.e2e.servers import PostgresServer, free_port, wait_for
 
@@ -180,14 +187,13 @@ def _api_servers_on(e2e, postgres: PostgresServer, fernet_keys: dict[str, str]) 
     servers = {}
     try:
         for name, fernet_key in fernet_keys.items():
-            home = e2e.work / name
-            home.mkdir()
+            home = airflow_home_like(e2e.work / name, e2e.airflow.home)
             port = free_port()
             env = component_environment(
                 e2e.deployed, home=home, checkout=e2e.checkout, database_url=postgres.url(), api_port=port,
                 aws_endpoint=e2e.endpoint,
                 secrets=Secrets(fernet_key=fernet_key, admin_password=e2e.secrets.admin_password),
-                extra=e2e.extra_env,
+                image_site=e2e.image_site, extra=e2e.extra_env,
             )
             servers[name] = AirflowProcesses(env=env, home=home, api_port=port)
             servers[name].start("api-server")
