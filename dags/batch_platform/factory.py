@@ -21,6 +21,7 @@ from batch_platform import chains
 from batch_platform import settings as platform_settings
 from batch_platform.dag_file import dag_file_text  # noqa: F401 - part of the factory's interface
 from batch_platform.jenkins_cron import CronSpecError
+from batch_platform.job_diagnosis import FAILURE_REASON_KEY, on_task_failure
 from batch_platform.security import operator_security_kwargs
 from batch_platform.spec import JobSpec, SpecError, load_spec
 from batch_platform.timetable import timetable_for
@@ -136,6 +137,9 @@ def job_operator_kwargs(spec: JobSpec, platform: platform_settings.PlatformSetti
         "ttl_seconds_after_finished": platform.ttl_seconds_after_finished,
         "get_logs": True,
         "deferrable": False,
+        # Why the Job failed (admission, scheduling, OOM, image, deadline) into the task log and XCom.
+        "on_failure_callback": [on_task_failure],
+        "on_retry_callback": [on_task_failure],
     }
 
 
@@ -148,8 +152,15 @@ def _k8s_configuration():
 
 # Where a failure message points: the failed task's log in the Airflow UI (``ti.log_url``, built from
 # ``[api] base_url``), or the run's page when Airflow gives the callback no task instance.
-LOG_LINK = "{{ ti.log_url if ti is defined else batch_run_url(dag.dag_id, run_id) }}"
+# Airflow leaves ``ti`` out of the context then (and tests pass None): both mean no task instance.
+_HAS_TI = "ti is defined and ti"
+LOG_LINK = "{{ ti.log_url if (" + _HAS_TI + ") else batch_run_url(dag.dag_id, run_id) }}"
 FAILURE_SUMMARY = "Batch job {{ dag.dag_id }} failed (run {{ run_id }})."
+# The diagnosis the failed task kept (batch_platform.job_diagnosis), on a line of its own, when there is one.
+FAILURE_REASON = (
+    "{% if " + _HAS_TI + " %}{% set reason = ti.xcom_pull(task_ids='" + TASK_ID + "', key='"
+    + FAILURE_REASON_KEY + "') %}{% if reason %}\n{{ reason }}{% endif %}{% endif %}"
+)
 
 
 def batch_run_url(dag_id: str, run_id: str) -> str:
@@ -177,7 +188,7 @@ def notifiers(spec: JobSpec, platform: platform_settings.PlatformSettings) -> li
         result.append(
             SlackWebhookNotifier(
                 slack_webhook_conn_id=spec.notifications.slack.conn_id or platform.slack_conn_id,
-                text=f":red_circle: {FAILURE_SUMMARY} Log: {LOG_LINK}",
+                text=f":red_circle: {FAILURE_SUMMARY} Log: {LOG_LINK}{FAILURE_REASON}",
             )
         )
     if spec.notifications.email is not None:
@@ -188,7 +199,10 @@ def notifiers(spec: JobSpec, platform: platform_settings.PlatformSettings) -> li
                 to=list(spec.notifications.email.to),
                 smtp_conn_id=spec.notifications.email.conn_id or platform.smtp_conn_id,
                 subject="[batch] {{ dag.dag_id }} failed (run {{ run_id }})",
-                html_content=f'<p>{FAILURE_SUMMARY}</p><p>Log: <a href="{LOG_LINK}">{LOG_LINK}</a></p>',
+                html_content=(
+                    f'<p>{FAILURE_SUMMARY}</p><p>Log: <a href="{LOG_LINK}">{LOG_LINK}</a></p>'
+                    f"<pre>{FAILURE_REASON}</pre>"
+                ),
             )
         )
     return result
