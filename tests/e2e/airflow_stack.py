@@ -79,7 +79,11 @@ class Deployed:
 
 def deployed_values(stack: str = STACK) -> Deployed:
     """The chart values of ``stack`` from the project's own function; the deploy-time inputs (bucket
-    name, role ARNs, image) are placeholders of the right shape."""
+    name, role ARNs, image) are placeholders of the right shape.
+
+    No task-log group is passed: the values are those of ``task_logs.destination: s3`` (task logs
+    uploaded to the bucket when a task ends). The default destination, CloudWatch Logs, is not
+    walked here (tests/infra/test_task_log_group.py covers its handler against moto)."""
     config = load_stack_file(stack_file(stack))
     settings = airflow_settings(config)
     values = airflow_values(
