@@ -61,7 +61,7 @@ def test_argparse_errors_exit_2(argv, message, capsys):
 
 def test_the_command_runs_the_rehearsal_end_to_end(world):
     assert main(["dr-rehearsal", "dev", "--yes", "--report-dir", str(world.tmp / "reports")], dr_wiring=_wiring(world)) == 0
-    assert "PASSED: 11 checks" in world.out.getvalue()
+    assert "PASSED: 13 checks" in world.out.getvalue()
     assert (world.tmp / "dr" / "dev" / "state.json").exists()
     assert list((world.tmp / "reports").glob("dr-report-dev-*.md"))
 

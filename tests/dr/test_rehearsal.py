@@ -23,7 +23,7 @@ def statuses(document) -> dict[str, str]:
 
 
 def test_dev_rehearsal_passes_with_exactly_these_pulumi_calls(world):
-    assert world.run() == 0
+    assert world.run() == 0, world.out.getvalue()
     # dev runs without deletion protection: nothing to lift, so the only up is the recreate
     assert world.stack.mutations() == [
         ("destroy",),
@@ -34,7 +34,7 @@ def test_dev_rehearsal_passes_with_exactly_these_pulumi_calls(world):
     report = world.report()
     assert report["status"] == "succeeded"
     assert statuses(report) == {**{p: "done" for p in PHASES}, "unprotect": "skipped"}
-    assert [c["passed"] for c in report["checks"]] == [True] * 11
+    assert [c["passed"] for c in report["checks"]] == [True] * 13
     # restore time = recreate's pulumi up (1200 s); outage adds the destroy (600 s)
     assert report["recovery"]["restore_seconds"] == 1200
     assert report["recovery"]["outage_seconds"] == 1800
@@ -46,9 +46,10 @@ def test_dev_rehearsal_passes_with_exactly_these_pulumi_calls(world):
 def test_prod_rehearsal_lifts_protection_only_for_its_duration(prod_world):
     world = prod_world
     assert world.run(allow_prod=True) == 0
+    database_urn = world.stack._urn(world.stack._role("database"))
     assert world.stack.mutations() == [
         ("set_config", DELETION_PROTECTION, "false"),
-        ("up",),
+        ("up", (database_urn,)),  # targeted: no other pending change of the program rolls out mid-rehearsal
         ("destroy",),
         ("set_config", RESTORE_FROM_SNAPSHOT, PROD_SNAPSHOT),
         ("set_config", DELETION_PROTECTION, "true"),
@@ -329,7 +330,8 @@ def test_the_final_snapshot_of_the_destroy_is_reported_and_kept(world):
     final = "batch-platform-dev-airflow-final-00000001"
     assert final in world.all_snapshots()
     assert world.report()["snapshot"]["final_snapshot"] == final
-    assert any(final in step and "delete-db-snapshot" in step for step in world.report()["next_steps"])
+    assert any(final in step for step in world.report()["next_steps"])
+    assert any("--cleanup" in step and "retained automated backups" in step for step in world.report()["next_steps"])
 
 
 def test_bad_airflow_credentials_stop_before_any_change(world):
@@ -355,11 +357,27 @@ def test_a_lost_fernet_key_fails_the_variable_check(world):
 
 
 def test_fewer_dag_runs_after_the_restore_fails_the_run_count_check(world):
-    world.stack.after_up_hooks.append(lambda stack: setattr(world.airflow.state, "dag_runs", 3))
+    world.stack.after_up_hooks.append(lambda stack: setattr(world.airflow.state, "dag_runs", 41))
     assert world.run() == 1
     failed = [c for c in world.report()["checks"] if not c["passed"]]
-    assert [c["name"] for c in failed] == ["DAG run count not lower"]
-    assert failed[0]["detail"] == "3 DAG runs after, 42 before"
+    assert [c["name"] for c in failed] == ["DAG run count as at the freeze"]
+    assert failed[0]["detail"] == "41 DAG runs after, 42 at the freeze: 1 run(s) lost"
+
+
+def test_the_run_count_is_taken_at_the_freeze_not_before_it(world):
+    # a run finishes while the freeze waits for running tasks: the count to find again includes it
+    world.airflow.state.running_polls = 2
+
+    def finish_a_run(seconds, original=world.clock.sleep):
+        world.airflow.state.dag_runs += 1
+        original(seconds)
+
+    world.clock.sleep = finish_a_run
+    assert world.run(freeze_poll=30.0) == 0, world.out.getvalue()
+    assert world.state()["frozen"]["dag_runs"] == 44
+    check = next(c for c in world.report()["checks"] if c["name"] == "DAG run count as at the freeze")
+    assert check["detail"].startswith("44 DAG runs after, 44 at the freeze")
+    assert world.out.getvalue().count("waiting for 1 unfinished task instance(s) to finish: payroll_export/run_job (running)") == 2
 
 
 def test_the_wait_for_health_polls_until_healthy(world):
@@ -485,7 +503,7 @@ def test_a_failing_check_in_the_last_phase_is_reported_with_the_stack_recovered(
     assert report["status"] == "checks_failed"
     assert report["phases"]["canaries_after"]["status"] == "done"
     failed = [c for c in report["checks"] if not c["passed"]]
-    assert [c["name"] for c in failed] == ["DAG run count not lower"]
+    assert [c["name"] for c in failed] == ["DAG run count as at the freeze"]
     assert world.instance() is not None and world.snapshots() == [SNAPSHOT]
 
 
@@ -503,7 +521,8 @@ def test_prod_failure_after_lifting_protection_says_so_and_rollback_restores_it(
 
     world.stack.calls.clear()
     assert world.run("rollback") == 0
-    assert world.stack.mutations() == [("set_config", DELETION_PROTECTION, "true"), ("up",)]
+    database_urn = world.stack._urn(world.stack._role("database"))
+    assert world.stack.mutations() == [("set_config", DELETION_PROTECTION, "true"), ("up", (database_urn,))]
     assert world.instance()["DeletionProtection"] is True
     assert world.state()["status"] == "rolled_back"
     assert world.snapshots() == [PROD_SNAPSHOT]
@@ -546,8 +565,10 @@ def test_ctrl_c_is_recorded_and_explained(world):
     world.stack.fail_next["destroy"] = KeyboardInterrupt()
     assert world.run() == 1
     state = world.state()
-    assert state["phases"]["destroy"]["status"] == "failed"
+    assert state["status"] == "interrupted"
+    assert state["phases"]["destroy"]["status"] == "interrupted"
     assert state["phases"]["destroy"]["error"] == "interrupted by the operator"
+    assert "INTERRUPTED in phase destroy" in world.out.getvalue()
     assert "python -m stacks dr-rehearsal dev --resume" in world.out.getvalue()
     assert world.run("resume") == 0
 
@@ -588,9 +609,10 @@ def test_report_json_and_markdown_agree(world):
     assert world.run() == 0
     report, markdown = world.report(), world.markdown()
     assert "# DR rehearsal of stack `dev`: PASSED" in markdown
-    assert "Restore time (recreate start to Airflow healthy; the RTO of a real disaster): **00:20:00**" in markdown
-    assert "| 6 | recreate from snapshot | done |" in markdown and "| 00:20:00 |" in markdown
+    assert "Restore time (recreate and wait for Airflow healthy, every attempt; the RTO of a real disaster): **00:20:00**" in markdown
+    assert "| 7 | recreate from snapshot | done | 1 |" in markdown and "| 00:20:00 |" in markdown
     assert "## Data-loss window" in markdown
     for check in report["checks"]:
         assert f"| {check['name']} | pass |" in markdown
-    assert json.loads(json.dumps(report))["data_loss_window"]["snapshot_create_time"]
+    window = json.loads(json.dumps(report))["data_loss_window"]
+    assert window["snapshot_database_time"] and window["window_start_field"] == "SnapshotDatabaseTime"
