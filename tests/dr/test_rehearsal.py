@@ -616,3 +616,289 @@ def test_report_json_and_markdown_agree(world):
         assert f"| {check['name']} | pass |" in markdown
     window = json.loads(json.dumps(report))["data_loss_window"]
     assert window["snapshot_database_time"] and window["window_start_field"] == "SnapshotDatabaseTime"
+
+
+# -- issue 14: nothing lost between snapshot and destroy, safe to interrupt, honest figures -------
+
+
+def test_the_freeze_pauses_the_unpaused_dags_and_the_unfreeze_unpauses_exactly_those(world):
+    assert world.run() == 0
+    state = world.state()
+    assert state["frozen"]["paused"] == ["invoices_daily", "payroll_export"]
+    dags = world.airflow.state.dags
+    assert {d: v["is_paused"] for d, v in dags.items()} == {"invoices_daily": False, "payroll_export": False, "retired_job": True}
+    patches = [(r.path, r.body) for r in world.airflow.state.requests if r.method == "PATCH" and r.path.startswith("/api/v2/dags/")]
+    assert patches == [
+        ("/api/v2/dags/invoices_daily", {"is_paused": True}),
+        ("/api/v2/dags/payroll_export", {"is_paused": True}),
+        ("/api/v2/dags/invoices_daily", {"is_paused": False}),
+        ("/api/v2/dags/payroll_export", {"is_paused": False}),
+    ]
+    # the snapshot was taken after the freeze: the window starts after every run the platform wrote
+    window = world.report()["data_loss_window"]
+    assert window["frozen_before_snapshot"] is True
+    assert world.report()["phases"]["unfreeze"]["status"] == "done"
+
+
+def test_the_dags_stay_paused_after_a_failure_and_the_rollback_unpauses_them(world):
+    world.stack.fail_next["destroy"] = InjectedFailure("error: deleting RDS DB Instance: timeout")
+    assert world.run() == 1
+    assert world.airflow.state.dags["payroll_export"]["is_paused"] is True
+    assert "2 DAG(s) are PAUSED by the freeze (invoices_daily, payroll_export)" in world.out.getvalue()
+    assert world.run("rollback") == 0
+    assert {d: v["is_paused"] for d, v in world.airflow.state.dags.items()} == {"invoices_daily": False, "payroll_export": False, "retired_job": True}
+
+
+def test_a_pause_alone_blocks_a_fresh_start(world):
+    # nothing destroyed and no protection lifted, but the DAGs are paused: not silently abandoned
+    world.aws_wrappers.append(lambda ops: setattr(ops, "create_snapshot", lambda *a: (_ for _ in ()).throw(AwsError("SnapshotQuotaExceeded"))))
+    assert world.run() == 1
+    world.aws_wrappers.clear()
+    assert world.run() == 2
+    assert "an unfinished rehearsal of dev exists" in world.out.getvalue() and "DAGs paused" in world.out.getvalue()
+    assert world.run("rollback") == 0
+    assert world.airflow.state.dags["payroll_export"]["is_paused"] is False
+
+
+def test_tasks_still_running_after_the_freeze_timeout_are_recorded_and_fail_a_check(world):
+    world.airflow.state.running_polls = 10_000
+    assert world.run(freeze_timeout=90.0, freeze_poll=30.0) == 1
+    frozen = world.state()["frozen"]
+    assert frozen["unfinished_tasks"] == 1 and frozen["unfinished_sample"][0]["task_id"] == "run_job"
+    check = next(c for c in world.report()["checks"] if c["name"] == "no task unfinished at the snapshot")
+    assert not check["passed"] and "show their old state with no pod behind them" in check["detail"]
+    assert "1 task instance(s) still unfinished after 90 s: recorded, going on" in world.out.getvalue()
+    assert world.report()["data_loss_window"]["unfinished_tasks_at_snapshot"] == 1
+
+
+def test_the_window_starts_at_the_snapshot_database_time(world):
+    world.clock.advance(0)
+    assert world.run() == 0
+    report = world.report()
+    window, phases = report["data_loss_window"], report["phases"]
+    assert window["window_start_field"] == "SnapshotDatabaseTime"
+    assert window["window_starts_at"] == report["snapshot"]["database_time"] == world.state()["snapshot"]["database_time"]
+    from datetime import datetime
+
+    expected = (datetime.fromisoformat(phases["destroy"]["started_at"]) - datetime.fromisoformat(window["snapshot_database_time"])).total_seconds()
+    assert window["snapshot_window_seconds"] == expected
+
+
+def test_the_point_in_time_lag_is_read_at_one_instant(world):
+    world.rds_as_on_aws.lag = 300.0
+    # the canary phase takes time of its own (here: the newest-log scan); it must not count in the lag
+    world.aws_wrappers.append(lambda ops: setattr(ops, "newest_object", _slow(world.clock, ops.newest_object, 120)))
+    assert world.run() == 0
+    assert world.report()["data_loss_window"]["pitr_lag_seconds"] == 300
+
+
+def _slow(clock, fn, seconds):
+    def wrapper(*args, **kwargs):
+        clock.advance(seconds)
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def test_an_old_task_log_whose_object_is_gone_fails_the_log_check(world):
+    # Airflow's answer still has lines (its source-details header): the check must read the content
+    world.stack.after_destroy_hooks.append(lambda stack: stack.s3.delete_object(Bucket=stack.bucket, Key=stack.task_log_key))
+    assert world.run() == 1
+    check = next(c for c in world.report()["checks"] if c["name"] == "old task log readable through Airflow")
+    assert not check["passed"]
+    assert "0 content lines through Airflow, 2 before" in check["detail"] and "No logs found on s3" in check["detail"]
+
+
+def test_a_task_log_without_content_before_the_rehearsal_stops_the_canaries(world):
+    world.session.client("s3").delete_object(Bucket=world.stack.bucket, Key=world.stack.task_log_key)
+    assert world.run() == 1
+    assert "has no content through Airflow before the rehearsal" in world.out.getvalue()
+    assert world.stack.mutations() == []
+
+
+def test_timings_accumulate_across_attempts(world):
+    world.stack.fail_next["up"] = InjectedFailure("error: creating RDS DB Instance: timeout")
+    world.stack.UP_SECONDS = 1200.0
+
+    def failing_after_40_minutes(on_output, targets=None, original=world.stack.up):
+        if "up" in world.stack.fail_next:
+            world.clock.advance(2400)
+        return original(on_output, targets)
+
+    world.stack.up = failing_after_40_minutes
+    assert world.run() == 1
+    world.clock.advance(3600)  # the operator comes back an hour later
+    assert world.run("resume") == 0
+    report = world.report()
+    recreate = report["phases"]["recreate"]
+    assert recreate["attempts"] == 2
+    assert [a["status"] for a in recreate["history"]] == ["failed", "done"]
+    assert [a["seconds"] for a in recreate["history"]] == [2400, 1200]
+    assert recreate["seconds"] == 3600
+    assert report["recovery"]["restore_seconds"] == 3600  # both attempts, not just the last
+    assert report["recovery"]["restore_wall_seconds"] == 2400 + 3600 + 1200
+    assert report["recovery"]["attempts"]["recreate"] == 2
+    assert "failed 00:40:00, done 00:20:00" in world.markdown()
+
+
+def test_an_interrupted_phase_records_its_duration(world):
+    from stacks.dr.pulumi_cli import PulumiInterrupted
+
+    def interrupted_destroy(on_output, original=world.stack.destroy):
+        world.clock.advance(300)
+        raise PulumiInterrupted("destroy", 255, False, "error: update canceled")
+
+    world.stack.destroy = interrupted_destroy
+    assert world.run() == 1
+    destroy = world.state()["phases"]["destroy"]
+    assert destroy["status"] == "interrupted" and destroy["seconds"] == 300
+    assert destroy["error"] == "pulumi destroy interrupted by the operator: cancelled gracefully, exit code 255"
+    assert "after 00:05:00" in world.out.getvalue()
+
+
+def test_resume_after_an_interrupted_recreate_imports_the_created_database(world):
+    """pulumi/pulumi#11599: the CLI died after RDS accepted the create; without repair, every resume
+    would create the instance again and RDS would refuse the identifier."""
+    from stacks.dr.pulumi_cli import PulumiInterrupted
+    from stacks.dr.pulumi_ops import PendingOperation
+
+    stack = world.stack
+    original = stack.up
+
+    def interrupted_once(on_output, targets=None):
+        if stack.config.get(RESTORE_FROM_SNAPSHOT) and not stack.pending and "database" not in stack.state:
+            stack._create_database()  # RDS has it...
+            db = stack._role("database")
+            stack.pending.append(PendingOperation("creating", stack._urn(db), db.type, {"identifier": stack.database}))
+            stack.locked = True  # ...and the CLI died holding the lock
+            raise PulumiInterrupted("up", 255, True, "^C received; terminating")
+        return original(on_output, targets)
+
+    stack.up = interrupted_once
+    assert world.run() == 1
+    assert world.state()["phases"]["recreate"]["status"] == "interrupted"
+    assert world.run("resume") == 0, world.out.getvalue()
+    repair = next(c for c in stack.calls if c[0] == "repair")
+    assert repair == ("repair", {stack._urn(stack._role("database")): stack.database})
+    assert world.state()["repairs"][0]["action"].startswith("imported")
+    assert "repaired: imported" in world.out.getvalue()
+
+
+def test_a_resume_with_a_stale_lock_and_no_pending_operation_still_repairs(world):
+    from stacks.dr.pulumi_cli import PulumiInterrupted
+
+    def interrupted(on_output):
+        world.stack.locked = True
+        raise PulumiInterrupted("destroy", 255, True, "terminated")
+
+    original = world.stack.destroy
+    world.stack.destroy = interrupted
+    assert world.run() == 1
+    world.stack.destroy = original
+    assert world.run("resume") == 0, world.out.getvalue()
+    assert ("repair", {}) in world.stack.calls
+
+
+def test_a_manual_snapshot_quota_without_room_stops_the_preflight(world):
+    world.rds_as_on_aws.max_snapshots = 100
+    world.rds_as_on_aws.extra_used = 99
+    assert world.run() == 1
+    out = world.out.getvalue()
+    assert "manual snapshot quota in eu-west-1 is 99 of 100 used and this run adds 2" in out
+    assert "python -m stacks dr-rehearsal dev --cleanup" in out
+    assert world.stack.mutations() == [] and world.snapshots() == []
+
+
+def test_an_unreadable_quota_is_said_and_not_guessed(world):
+    world.rds_as_on_aws.quota_readable = False
+    assert world.run() == 0
+    assert "manual snapshot quota: not readable with these credentials" in world.out.getvalue()
+
+
+def _load_balanced(world, hostname="localhost"):
+    """The UI behind a load balancer with a DNS name of its own; the recreate makes a new one."""
+    port = world.airflow.server.server_address[1]
+    world.stack.airflow_url = f"http://{hostname}:{port}"
+    world.stack.load_balancer = "old-lb-1.elb.eu-west-1.amazonaws.com"
+
+    def new_load_balancer(stack):
+        stack.load_balancer = "127.0.0.1"  # what the test can reach; a real one is another ELB name
+
+    world.stack.after_up_hooks.append(new_load_balancer)
+
+
+def test_the_healthy_wait_reaches_the_new_load_balancer_and_says_which_dns_change_to_make(world):
+    _load_balanced(world)
+    requests_before = len(world.airflow.state.requests)
+    assert world.run() == 0, world.out.getvalue()
+    out = world.out.getvalue()
+    assert "DNS: the recreated UI load balancer is 127.0.0.1 (was old-lb-1.elb.eu-west-1.amazonaws.com); point localhost at it" in out
+    assert "through the new load balancer 127.0.0.1" in out
+    assert world.report()["dns"] == {
+        "hostname": "localhost", "old_load_balancer": "old-lb-1.elb.eu-west-1.amazonaws.com", "load_balancer": "127.0.0.1", "zone_id": None,
+    }
+    # still the hostname on every request (Host header), whichever address was connected to
+    assert len(world.airflow.state.requests) > requests_before
+
+
+def test_with_a_hosted_zone_the_record_is_moved_to_the_new_load_balancer(world):
+    _load_balanced(world)
+    zone = world.session.client("route53").create_hosted_zone(Name="localhost.", CallerReference="dr")["HostedZone"]["Id"]
+    assert world.run(dns_zone_id=zone) == 0, world.out.getvalue()
+    records = world.session.client("route53").list_resource_record_sets(HostedZoneId=zone)["ResourceRecordSets"]
+    cname = next(r for r in records if r["Type"] == "CNAME")
+    assert cname["Name"].rstrip(".") == "localhost" and cname["ResourceRecords"] == [{"Value": "127.0.0.1"}]
+    assert world.report()["dns"]["change_id"]
+
+
+def test_a_recreated_airflow_that_cannot_fetch_the_dag_repository_fails_the_wait(world):
+    world.stack.after_destroy_hooks.append(lambda stack: setattr(world.airflow.state, "git_sync_works", False))
+    assert world.run(health_timeout=60.0) == 1
+    out = world.out.getvalue()
+    assert "DAG(s) not parsed since the recreate yet: invoices_daily, payroll_export, retired_job" in out
+    assert "check git-sync and its SSH key secret" in out
+    assert world.state()["failure"]["phase"] == "wait_healthy"
+
+
+def test_the_dag_checkout_check_passes_when_every_dag_was_parsed_again(world):
+    assert world.run() == 0
+    check = next(c for c in world.report()["checks"] if c["name"] == "DAG checkout served again (git-sync)")
+    assert check["passed"] and check["detail"].startswith("all 3 DAG(s) served before the destroy parsed again")
+
+
+# -- issue 12: the tool's own files checked before anything -------------------------------------
+
+
+def test_a_refused_run_writes_nothing(prod_world):
+    assert prod_world.run() == 2
+    assert not prod_world.state_dir.exists() and not prod_world.report_dir.exists()
+
+
+def test_a_state_directory_that_is_a_file_is_refused_before_anything(world):
+    world.state_dir.parent.mkdir(parents=True, exist_ok=True)
+    world.state_dir.write_text("not a directory")
+    assert world.run() == 2
+    assert f"the state directory {world.state_dir} cannot be created: {world.state_dir} is a file" in world.out.getvalue()
+    assert world.stack.calls == [] and world.snapshots() == []
+
+
+def test_a_report_directory_that_is_a_file_is_refused_before_anything(world):
+    world.report_dir.parent.mkdir(parents=True, exist_ok=True)
+    world.report_dir.write_text("x")
+    assert world.run() == 2
+    assert f"the report directory {world.report_dir} cannot be used: {world.report_dir} is a file" in world.out.getvalue()
+    assert world.stack.calls == [] and not world.state_dir.exists()
+
+
+@pytest.mark.parametrize("mode", ["resume", "rollback"])
+def test_a_truncated_state_file_says_how_to_recover(world, mode):
+    world.stack.fail_next["destroy"] = InjectedFailure("boom")
+    assert world.run() == 1
+    path = world.state_dir / "state.json"
+    path.write_text(path.read_text()[:200])
+    world.stack.calls.clear()
+    assert world.run(mode) == 2
+    out = world.out.getvalue()
+    assert f"the state file {path} is unreadable (JSONDecodeError" in out
+    assert "restore the file from a backup" in out and "state.json.broken" in out
+    assert world.stack.mutations() == []
