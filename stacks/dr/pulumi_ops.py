@@ -216,6 +216,9 @@ class AutomationStack:
             self._select()
         except auto.StackNotFoundError:
             return False
+        except auto.CommandError as exc:  # not logged in, backend unreachable...: one clear line, not a traceback
+            stdout, stderr, code = _command_result(exc)
+            raise PulumiCommandFailed("stack select", stdout, stderr, code) from None
         return True
 
     def outputs(self) -> dict[str, Any]:

@@ -499,7 +499,10 @@ class Rehearsal:
         self._persist = True
         state.failure = {}
         self._say(f"Rolling back the DR rehearsal of stack {state.stack} (run {state.run_id})")
-        self._aws().caller_account()
+        try:
+            self._aws().caller_account()
+        except (AwsError, PhaseError) as exc:
+            raise Refused(str(exc)) from None
         if not state.destroy_started():
             what = "restore the stack's config" + (" and run pulumi up" if _protection_touched(state) else "")
         else:

@@ -597,12 +597,16 @@ def test_resume_and_rollback_need_an_unfinished_rehearsal(world):
     assert "no unfinished rehearsal" in world.out.getvalue()
 
 
-def test_the_snapshot_is_never_deleted_by_the_tool():
+def test_the_snapshot_is_never_deleted_by_the_rehearsal():
+    """Only the clean-up deletes snapshots and backups (listed, confirmed); the point-in-time mode
+    deletes only the scratch instance it restored itself."""
     package = Path(__file__).resolve().parents[2] / "stacks" / "dr"
-    source = "\n".join(p.read_text() for p in package.glob("*.py"))
+    rehearsal = {p.name: p.read_text() for p in package.glob("*.py") if p.name not in ("cleanup.py", "point_in_time.py")}
+    source = "\n".join(rehearsal.values())
     assert "create_db_snapshot(" in source  # the scan does read the package
     assert "delete_db_snapshot(" not in source
     assert "delete_db_instance(" not in source
+    assert "delete_db_instance_automated_backup(" not in source
 
 
 def test_report_json_and_markdown_agree(world):
