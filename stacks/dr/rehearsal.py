@@ -794,10 +794,16 @@ class Rehearsal:
             encrypted=available.encrypted,
             kms_key_id=available.kms_key_id,
         )
-        return (
+        detail = (
             f"{snapshot_id} available (database time {state.snapshot['database_time'] or 'not reported'}, "
             f"created {state.snapshot['create_time']})"
         )
+        if state.mode == "point-in-time":
+            from stacks.dr.point_in_time import lag_text, take_point_in_time_snapshot
+
+            pitr = take_point_in_time_snapshot(self)
+            detail += f"; point-in-time snapshot {pitr} ({lag_text(state.point_in_time)}), restored by the recreate"
+        return detail
 
     def _phase_unprotect(self) -> str | tuple[str, str]:
         state = self.state
@@ -883,10 +889,8 @@ class Rehearsal:
     def _phase_recreate(self) -> str:
         state = self.state
         snapshot_id = state.snapshot["id"]
-        if state.mode == "point-in-time":
-            from stacks.dr.point_in_time import restore_latest
-
-            snapshot_id = restore_latest(self)
+        if state.mode == "point-in-time" and state.point_in_time.get("snapshot_available"):
+            snapshot_id = state.point_in_time["snapshot"]
         self.stack.set_config(RESTORE_FROM_SNAPSHOT, snapshot_id)
         self._restore_config(include_snapshot_key=False)
         self._progress(f"database.restore_from_snapshot = {snapshot_id}; protection back to its value; pulumi up ...")

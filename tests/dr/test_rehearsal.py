@@ -906,3 +906,28 @@ def test_a_truncated_state_file_says_how_to_recover(world, mode):
     assert f"the state file {path} is unreadable (JSONDecodeError" in out
     assert "restore the file from a backup" in out and "state.json.broken" in out
     assert world.stack.mutations() == []
+
+
+def test_point_in_time_mode_recreates_from_a_restore_to_the_latest_restorable_time(world):
+    assert world.run(point_in_time=True) == 0, world.out.getvalue()
+    state = world.state()
+    pitr = state["point_in_time"]
+    assert state["mode"] == "point-in-time"
+    assert pitr["scratch_instance"] == "dr-pitr-dev-20250301-090000"
+    assert pitr["snapshot"] == "dr-pitr-dev-20250301-090000-snapshot" and pitr["scratch_deleted"]
+    # it waited until the latest restorable time (300 s behind) had passed the freeze
+    assert pitr["lag_behind_freeze_seconds"] >= 0
+    assert "waiting for the latest restorable time" in world.out.getvalue()
+    assert ("set_config", RESTORE_FROM_SNAPSHOT, pitr["snapshot"]) in world.stack.mutations()
+    rds = world.session.client("rds")
+    names = [i["DBInstanceIdentifier"] for i in rds.describe_db_instances()["DBInstances"]]
+    assert names == ["batch-platform-dev-airflow"]  # the scratch instance is gone
+    assert sorted(world.snapshots()) == [SNAPSHOT, pitr["snapshot"]]
+    assert world.report()["data_loss_window"]["point_in_time_restore"]["restore_time"] == pitr["restore_time"]
+
+
+def test_point_in_time_mode_needs_room_for_three_snapshots(world):
+    world.rds_as_on_aws.extra_used = 98
+    assert world.run(point_in_time=True) == 1
+    assert "is 98 of 100 used and this run adds 3" in world.out.getvalue()
+    assert world.run() == 0  # the snapshot mode adds two: it fits
