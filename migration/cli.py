@@ -13,7 +13,8 @@ from pathlib import Path
 from batch_platform.jenkins_cron import CronSpecError, validate_timezone
 from batch_platform.spec import slug
 
-from migration.convert import FolderDefinition, Options, read_definition, to_spec_data
+from migration.convert import FolderDefinition, Options, carry_over, read_definition, to_spec_data
+from migration.jenkins_xml import normalize_repository_url
 from migration.discover import discover
 from migration.model import ConversionError, Issue, ManualMigration
 from migration.report import JobReport, summary, write_reports
@@ -46,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
     jenkins.add_argument("--paused", action="store_true",
                          help="create every DAG paused, for a staged cut-over (unpause each when its Jenkins job is disabled)")
     jenkins.add_argument("--force", action="store_true", help="overwrite specs even if they were edited by hand")
+    jenkins.add_argument("--checkout", action="append", default=[], metavar="URL=DIR",
+                         help="a local checkout of a repository that holds pipeline Jenkinsfiles (repeatable): "
+                              "pipelines whose script is in SCM at URL are read from DIR")
     return parser
 
 
@@ -69,8 +73,16 @@ def _validate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Opti
     for option, value in (("--java-image", args.java_image), ("--shell-image", args.shell_image)):
         if not value or any(c.isspace() for c in value):
             parser.error(f"{option}: an image reference without spaces is required")
+    checkouts = []
+    for item in args.checkout:
+        url, sep, directory = item.rpartition("=")
+        if not sep or not url.strip() or not directory:
+            parser.error(f"--checkout {item!r}: expected URL=DIR, e.g. https://git.example.com/ops/deploy.git=../deploy")
+        if not Path(directory).is_dir():
+            parser.error(f"--checkout {item!r}: {directory} is not a directory")
+        checkouts.append((normalize_repository_url(url), Path(directory)))
     return Options(timezone=args.timezone, java_image=args.java_image, shell_image=args.shell_image,
-                   pause_all=args.paused)
+                   pause_all=args.paused, checkouts=tuple(checkouts), out_dir=str(args.out))
 
 
 def convert_all(paths: list[Path], out: Path, options: Options, force: bool = False,
@@ -84,7 +96,7 @@ def convert_all(paths: list[Path], out: Path, options: Options, force: bool = Fa
         reports.append(report)
         job = None
         try:
-            job = read_definition(definition)
+            job = read_definition(definition, options)
             data = to_spec_data(job, options)
             name = data["name"]
             if name in written:
@@ -97,26 +109,34 @@ def convert_all(paths: list[Path], out: Path, options: Options, force: bool = Fa
             report.status, report.message = "skipped", "folder: not a job"
         except ManualMigration as exc:
             report.status, report.message = "manual", f"Manual migration needed: {exc}"
+            if job is None:  # the reader stopped inside: what it read so far is on the exception's job
+                job = getattr(exc, "job", None)
+            if job is not None:
+                report.carry_over = carry_over(job, options)
         except (ConversionError, HandEdited) as exc:
             report.status, report.message = "error", f"{definition.display}: {exc}"
+            read = job or getattr(exc, "job", None)
+            if read is not None and (read.timer_spec or read.params or read.triggers or read.upstream):
+                report.carry_over = carry_over(read, options)
         if job is not None:
             # Only a written spec has mappings worth reading; issues help with manual work too.
             report.mapped = job.mapped if report.spec else []
             report.issues, report.secrets_redacted = job.issues, job.secrets_scrubbed
+            report.noops = job.noops
             if report.spec:
-                triggered[report.dag_id] = [slug(t.target) for t in job.triggers]
+                triggered[report.dag_id] = [slug(t.target) for t in job.triggers] + [slug(u) for u in job.upstream]
     _check_downstream(reports, triggered, out)
     return reports
 
 
 def _check_downstream(reports: list[JobReport], triggered: dict[str, list[str]], out: Path) -> None:
-    """A trigger whose target has no spec would fail at run time: say so now."""
+    """A chain link whose other end has no spec would never fire: say so now (both directions)."""
     for report in reports:
         for target in triggered.get(report.dag_id or "", []):
             if not (out / f"{target}.yaml").exists():
                 report.issues.append(Issue(
-                    "trigger", f"downstream job {target} has no spec in {out}",
-                    "convert that job too, or remove the trigger",
+                    "trigger", f"linked job {target} (a trigger or an upstream job) has no spec in {out}",
+                    "convert that job too, or remove the link",
                 ))
                 report.status = "review"
 

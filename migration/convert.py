@@ -23,7 +23,7 @@ from batch_platform.spec import EMAIL_PATTERN, ENV_NAME_PATTERN, SpecError, pars
 from migration.discover import Definition
 from migration.jenkins_xml import parse_xml, read_config
 from migration.jenkinsfile import read_jenkinsfile
-from migration.model import ConversionError, JenkinsJob, ManualMigration
+from migration.model import ConversionError, JenkinsJob, ManualMigration, Trigger
 
 CONCURRENT_MAX_ACTIVE_RUNS = 16  # Airflow's default per-DAG limit stands in for Jenkins' "unlimited"
 JAVA_JAR_RE = re.compile(r"(^|[\s;&|(])java\s+(\S+\s+)*?-jar\s")
@@ -52,11 +52,26 @@ class Options:
     java_image: str = "registry.internal/batch/{name}:latest"
     shell_image: str = "registry.internal/batch/shell-runner:latest"
     pause_all: bool = False  # staged cut-over: every DAG starts paused, unpaused when Jenkins stops
+    # Local checkouts of repositories holding Jenkinsfiles: (normalized URL, directory) pairs.
+    checkouts: tuple[tuple[str, Path], ...] = ()
+    out_dir: str = "<the same --out>"  # for the command the report gives to finish an SCM pipeline
+
+    def checkout_map(self) -> dict[str, Path]:
+        return dict(self.checkouts)
 
 
-def read_definition(definition: Definition) -> JenkinsJob:
+def read_definition(definition: Definition, options: Options | None = None) -> JenkinsJob:
     """Read one config.xml or Jenkinsfile into a JenkinsJob (raises ConversionError / ManualMigration)."""
     job = JenkinsJob(full_name=definition.full_name, source=definition.display, kind="freestyle")
+    try:
+        _read_into(job, definition, options or Options())
+    except ConversionError as exc:  # ManualMigration included
+        exc.job = job  # what was read before the reader stopped: the report carries it over
+        raise
+    return job
+
+
+def _read_into(job: JenkinsJob, definition: Definition, options: Options) -> None:
     try:
         data = definition.path.read_bytes()
     except OSError as exc:
@@ -73,8 +88,7 @@ def read_definition(definition: Definition) -> JenkinsJob:
         root = parse_xml(data)
         if root.tag in ("com.cloudbees.hudson.plugins.folder.Folder", "jenkins.branch.OrganizationFolder"):
             raise FolderDefinition(definition.full_name)
-        read_config(root, job)
-    return job
+        read_config(root, job, options.checkout_map())
 
 
 class FolderDefinition(Exception):
@@ -132,24 +146,36 @@ def check_variables(job: JenkinsJob) -> None:
 def to_spec_data(job: JenkinsJob, options: Options) -> dict[str, Any]:
     """The spec for ``job``; validated against the schema the DAGs load with."""
     name = slug(job.full_name)
-    image, command = build_command(job, name, options)
+    pending = job.scm_script is not None and not job.scm_script.read
+    if pending:
+        image, command = _pending_scm_command(job, options)
+    elif not any(step.strip() for step in job.shell_steps) and job.triggers:
+        image = command = None
+        job.mapped.append("no build step but triggers of other jobs -> a DAG without a batch task that starts them")
+    else:
+        image, command = build_command(job, name, options)
     check_variables(job)
     data: dict[str, Any] = {"name": name}
     description = job.description.strip()
     if description:
         data["description"] = description[:500]
-    data["image"] = image
-    data["command"] = command
+    if command is not None:
+        data["image"] = image
+        data["command"] = command
 
     if job.timer_spec is not None:
         schedule = _schedule(job, options)
         if schedule is not None:
             data["schedule"] = schedule
-    if job.disabled or options.pause_all:
+    if pending:
+        data["paused"] = True
+    elif job.disabled or options.pause_all:
         data["paused"] = True
         if options.pause_all and not job.disabled:
             job.mapped.append("--paused: created paused; unpause it when the Jenkins job is disabled")
     data["max_active_runs"] = 1 if job.concurrent is not True else CONCURRENT_MAX_ACTIVE_RUNS
+    if job.max_active_runs is not None and job.concurrent is True:
+        data["max_active_runs"] = min(CONCURRENT_MAX_ACTIVE_RUNS, job.max_active_runs)
     if job.retries:
         data["retries"] = job.retries
     if job.retry_delay_seconds is not None and job.retries:
@@ -171,9 +197,9 @@ def to_spec_data(job: JenkinsJob, options: Options) -> dict[str, Any]:
     if notifications:
         data["notifications"] = notifications
     if job.triggers:
-        data["triggers"] = [
-            {"dag_id": slug(t.target), "when": t.when, **({"conf": t.conf} if t.conf else {})} for t in job.triggers
-        ]
+        data["triggers"] = [_trigger(t) for t in job.triggers]
+    if job.upstream:
+        data["after"] = [slug(name) for name in job.upstream]
     folder = job.full_name.split("/")[0] if "/" in job.full_name else None
     data["tags"] = ["jenkins"] + ([slug(folder)] if folder else [])
     data["jenkins"] = {"full_name": job.full_name, "kind": job.kind, "source": job.source}
@@ -182,6 +208,60 @@ def to_spec_data(job: JenkinsJob, options: Options) -> dict[str, Any]:
     except SpecError as exc:
         raise ConversionError("the converted spec is invalid: " + "; ".join(exc.problems)) from None
     return data
+
+
+def carry_over(job: JenkinsJob, options: Options) -> dict[str, Any]:
+    """What a person rebuilding a job by hand needs, resolved: schedule (with its time zone and the
+    cron lines Jenkins fires on), parameters, notifications and chain links. Used for manual jobs, so
+    "manual" never means lost."""
+    result: dict[str, Any] = {}
+    if job.timer_spec is not None:
+        try:
+            spec = parse_spec(job.timer_spec, seed=job.full_name, default_timezone=options.timezone)
+            result["schedule"] = {"jenkins_spec": job.timer_spec, "cron": [line.to_cron() for line in spec.lines],
+                                  "timezone": spec.timezone}
+        except CronSpecError as exc:
+            result["schedule"] = {"jenkins_spec": job.timer_spec, "error": str(exc)}
+    params, secret_env = _params(job, slug(job.full_name))
+    if params:
+        result["params"] = params
+    if secret_env:
+        result["secret_env"] = secret_env
+    notifications = _notifications(job)
+    if notifications:
+        result["notifications"] = notifications
+    if job.triggers:
+        result["triggers"] = [_trigger(t) for t in job.triggers]
+    if job.upstream:
+        result["after"] = [slug(name) for name in job.upstream]
+    if job.env:
+        result["env"] = dict(job.env)
+    return result
+
+
+def _pending_scm_command(job: JenkinsJob, options: Options) -> tuple[str, list[str]]:
+    """A pipeline from SCM without a checkout: a paused placeholder that keeps config.xml's settings."""
+    scm = job.scm_script
+    where = f"{scm.script_path} of {scm.url or '(no repository URL)'} ({scm.branch})"
+    finish = (f"python -m migration jenkins {shlex.quote(job.source)} --checkout "
+              f"{shlex.quote(scm.url or '<repository URL>')}=<a local checkout of {scm.branch}> "
+              f"--out {shlex.quote(options.out_dir)}")
+    job.issue("scm", f"the pipeline script is {where}, which was not read",
+              f"the spec keeps config.xml's schedule and parameters and is created paused, its command fails "
+              f"until you finish it: {finish}")
+    message = f"Not migrated yet: the steps of this job are in {where}; see the migration report."
+    return options.shell_image, ["/bin/sh", "-c", f"echo {shlex.quote(message)} >&2; exit 1"]
+
+
+def _trigger(trigger: Trigger) -> dict[str, Any]:
+    item: dict[str, Any] = {"dag_id": slug(trigger.target), "when": trigger.when}
+    if trigger.conf:
+        item["conf"] = trigger.conf
+    if trigger.wait:
+        item["wait"] = True
+        if not trigger.propagate:
+            item["propagate"] = False
+    return item
 
 
 def _schedule(job: JenkinsJob, options: Options) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from migration import knowledge
 from migration.model import ConversionError, JenkinsJob, ManualMigration, Param, Trigger
 
 
@@ -370,7 +371,6 @@ def _show(value: Any) -> str:
 # --- interpretation ------------------------------------------------------------------------------
 
 TIME_UNITS_IN_MINUTES = {"SECONDS": 1 / 60, "MINUTES": 1, "HOURS": 60, "DAYS": 1440}
-COSMETIC_OPTIONS = {"timestamps", "ansiColor", "skipDefaultCheckout", "preserveStashes", "quietPeriod"}
 
 
 def read_jenkinsfile(text: str, job: JenkinsJob) -> None:
@@ -452,12 +452,19 @@ class _Pipeline:
             elif option.name == "disableConcurrentBuilds":
                 self.job.concurrent = False
                 self.job.mapped.append("disableConcurrentBuilds() -> max_active_runs=1")
-            elif option.name == "buildDiscarder":
-                self.job.issue("option", "buildDiscarder", "Airflow keeps run history itself; Jobs are deleted after their TTL")
-            elif option.name in COSMETIC_OPTIONS:
-                self.job.issue("option", f"{option.name}()", "cosmetic in Jenkins; nothing to do")
             else:
-                self.job.issue("option", f"line {option.line}: option {_describe(option)}")
+                self._known_option(option)
+
+    def _known_option(self, option: Node) -> None:
+        entry = knowledge.lookup(option.name)
+        if entry is None or entry.where != "option":
+            self.job.issue("option", f"line {option.line}: option {_describe(option)}: not in the plugin knowledge base",
+                           "decide what it did and add the equivalent to the spec")
+        elif entry.cls == "no-op":
+            self.job.noop(f"option {option.name}", entry.mapping, entry.source)
+        else:
+            self.job.issue("option", f"line {option.line}: option {_describe(option)} ({entry.plugin}): {entry.does}",
+                           entry.question or entry.mapping, entry.source)
 
     def _timeout(self, node: Node) -> None:
         time = node.kwargs.get("time", node.args[0] if node.args else None)
@@ -478,10 +485,26 @@ class _Pipeline:
             elif trigger.name == "pollSCM":
                 self.job.issue("scm-polling", f"pollSCM({spec!r})", "trigger the DAG from CI on push (Airflow REST API) instead of polling")
             elif trigger.name == "upstream":
-                self.job.issue("trigger", f"upstream trigger {_describe(trigger)}",
-                               "add this job to the upstream job's 'triggers' list instead")
+                self._upstream(trigger)
             else:
                 self.job.issue("trigger", f"line {trigger.line}: trigger {_describe(trigger)}")
+
+    def _upstream(self, trigger: Node) -> None:
+        projects = _literal(trigger.kwargs.get("upstreamProjects", trigger.args[0] if trigger.args else None))
+        threshold = trigger.kwargs.get("threshold")
+        threshold_name = threshold.text.rsplit(".", 1)[-1] if isinstance(threshold, Expr) else "SUCCESS"
+        if projects is None:
+            self.job.issue("trigger", f"line {trigger.line}: upstream trigger with computed projects {_describe(trigger)}")
+            return
+        names = [p.strip().strip("/") for p in projects.split(",") if p.strip()]
+        if threshold_name == "FAILURE":
+            self.job.issue("trigger", f"started after {', '.join(names)} even when they fail",
+                           "the DAG runs after each upstream success (its Asset); add a trigger with when: always to "
+                           "the upstream spec if it must also run after a failure")
+        for name in names:
+            if name not in self.job.upstream:
+                self.job.upstream.append(name)
+        self.job.mapped.append(f"upstream({projects!r}, {threshold_name}) -> scheduled on the upstream jobs' Assets")
 
     # parameters --------------------------------------------------------------------------------
     def directive_parameters(self, node: Node) -> None:
@@ -628,10 +651,16 @@ class _Pipeline:
                 conf[name] = _gstring_to_jinja(value.text)
             else:
                 self.job.issue("groovy", f"build job {target}: parameter {_show(p)}")
-        if step.kwargs.get("wait", True) is not False:
-            self.job.issue("trigger", f"build job: {target} waits for the downstream build",
-                           "the DAG is triggered without waiting; this job's success no longer depends on it")
-        self.job.triggers.append(Trigger(target, when, conf))
+        wait = step.kwargs.get("wait", True)
+        propagate = step.kwargs.get("propagate", True)
+        if not isinstance(wait, bool) or not isinstance(propagate, bool):
+            self.job.issue("groovy", f"build job {target}: computed wait/propagate", "set wait/propagate in the spec")
+            wait, propagate = bool(wait is not False), bool(propagate is not False)
+        self.job.triggers.append(Trigger(target, when, conf, wait, propagate, f"build job ({stage})"))
+        self.job.mapped.append(
+            f"build job: {target} ({stage}) -> TriggerDagRunOperator ({when}"
+            + (", wait_for_completion" + (", fails when it fails" if propagate else "") if wait else "") + ")"
+        )
 
     # post --------------------------------------------------------------------------------------
     def directive_post(self, node: Node) -> None:

@@ -29,9 +29,28 @@ class Issue:
     category: str  # plugin, scm-polling, node-label, groovy, parameter, credentials, variable, option, step, ...
     detail: str
     hint: str = ""
+    source: str = ""  # the plugin's documentation page, when the knowledge base knows the element
+    raw: str = ""  # the element's XML when the converter does not know it, so nothing is lost
 
     def as_dict(self) -> dict[str, str]:
-        return {"category": self.category, "detail": self.detail, "hint": self.hint}
+        item = {"category": self.category, "detail": self.detail, "hint": self.hint}
+        if self.source:
+            item["source"] = self.source
+        if self.raw:
+            item["raw"] = self.raw
+        return item
+
+
+@dataclass
+class NoOp:
+    """An element that needs nothing on the batch platform: listed for transparency, not to review."""
+
+    element: str
+    why: str
+    source: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"element": self.element, "why": self.why, "source": self.source}
 
 
 @dataclass
@@ -39,6 +58,9 @@ class Trigger:
     target: str  # Jenkins full name of the downstream job
     when: str = "success"  # success | failure | always
     conf: dict[str, str] = field(default_factory=dict)
+    wait: bool = False  # wait for the downstream run to finish (blocking TriggerBuilder, pipeline build wait)
+    propagate: bool = True  # with wait: this run fails when the downstream run fails
+    origin: str = ""  # what Jenkins element the link came from, for the report
 
 
 @dataclass
@@ -48,6 +70,16 @@ class Param:
     default: str | bool | None = None
     choices: list[str] | None = None
     description: str = ""
+
+
+@dataclass
+class ScmScript:
+    """A pipeline whose Jenkinsfile lives in a repository (CpsScmFlowDefinition)."""
+
+    url: str
+    branch: str
+    script_path: str
+    read: bool = False  # True once the Jenkinsfile of a local checkout was read
 
 
 @dataclass
@@ -68,13 +100,20 @@ class JenkinsJob:
     emails: list[str] = field(default_factory=list)
     slack_channel: str | None = None
     triggers: list[Trigger] = field(default_factory=list)
+    upstream: list[str] = field(default_factory=list)  # ReverseBuildTrigger: Jenkins full names this job runs after
+    max_active_runs: int | None = None  # throttle-concurrents total limit
     env: dict[str, str] = field(default_factory=dict)
     mapped: list[str] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
+    noops: list[NoOp] = field(default_factory=list)
+    scm_script: ScmScript | None = None
     secrets_scrubbed: bool = False
 
-    def issue(self, category: str, detail: str, hint: str = "") -> None:
-        self.issues.append(Issue(category, self.scrub(detail), hint))
+    def issue(self, category: str, detail: str, hint: str = "", source: str = "", raw: str = "") -> None:
+        self.issues.append(Issue(category, self.scrub(detail), hint, source, self.scrub(raw)))
+
+    def noop(self, element: str, why: str, source: str = "") -> None:
+        self.noops.append(NoOp(element, why, source))
 
     def scrub(self, text: str) -> str:
         """Text with Jenkins-encrypted secrets removed (remembered, so the report can say so)."""

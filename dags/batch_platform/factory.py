@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from batch_platform import chains
 from batch_platform import settings as platform_settings
 from batch_platform.dag_file import dag_file_text  # noqa: F401 - part of the factory's interface
 from batch_platform.jenkins_cron import CronSpecError
@@ -191,7 +192,12 @@ def doc_md(spec: JobSpec) -> str:
     lines = [f"# {spec.name}", ""]
     if spec.description:
         lines += [spec.description, ""]
-    lines += [f"Runs `{' '.join(spec.command)}` in `{spec.image}` as a Kubernetes Job.", ""]
+    if spec.command is not None:
+        lines += [f"Runs `{' '.join(spec.command)}` in `{spec.image}` as a Kubernetes Job.", ""]
+    else:
+        lines += ["Runs no batch container: it starts " + ", ".join(f"`{t.dag_id}`" for t in spec.triggers) + ".", ""]
+    if spec.after:
+        lines += ["Runs after any of: " + ", ".join(f"`{name}`" for name in spec.after) + " succeeds.", ""]
     if spec.jenkins is not None:
         lines += [
             f"Migrated from the Jenkins job **`{spec.jenkins.full_name}`** ({spec.jenkins.kind}"
@@ -212,6 +218,7 @@ def dag_kwargs(spec: JobSpec, platform: platform_settings.PlatformSettings) -> d
     schedule = None
     if spec.schedule is not None:
         schedule = timetable_for(spec.schedule.parsed(spec.hash_seed))
+    schedule = chains.schedule(schedule, list(spec.after))
     tags = list(dict.fromkeys(["batch", *spec.tags]))
     return {
         "dag_id": spec.name,
@@ -237,15 +244,13 @@ def build_dag(spec: JobSpec, platform: platform_settings.PlatformSettings | None
 
     platform = platform or platform_settings.load()
     with DAG(**dag_kwargs(spec, platform)) as dag:
-        run = KubernetesJobOperator(**job_operator_kwargs(spec, platform))
+        run = None
+        if spec.command is not None:
+            run = KubernetesJobOperator(**job_operator_kwargs(spec, platform), outlets=[chains.job_asset(spec.name)])
         for trigger in spec.triggers:
-            TriggerDagRunOperator(
-                task_id=f"trigger_{trigger.dag_id.replace('.', '_').replace('-', '_')}",
-                trigger_dag_id=trigger.dag_id,
-                conf=dict(trigger.conf),
-                trigger_rule={"success": "all_success", "failure": "all_failed", "always": "all_done"}[trigger.when],
-                wait_for_completion=False,
-            ).set_upstream(run)
+            task = TriggerDagRunOperator(**chains.trigger_kwargs(trigger))
+            if run is not None:
+                task.set_upstream(run)
     return dag
 
 

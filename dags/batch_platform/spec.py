@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from batch_platform.jenkins_cron import CronSpec, CronSpecError, parse_spec, validate_timezone
 
@@ -166,11 +167,13 @@ class Notifications(_Strict):
 
 
 class DownstreamTrigger(_Strict):
-    """Start another job's DAG after this one (Jenkins BuildTrigger / parameterized trigger)."""
+    """Start another job's DAG after this one (Jenkins BuildTrigger, parameterized trigger, ``build job:``)."""
 
     dag_id: Name
     when: Literal["success", "failure", "always"] = "success"
     conf: dict[str, str] = Field(default_factory=dict, description="run parameters; Jinja templates allowed")
+    wait: bool = Field(default=False, description="wait for the downstream run to finish (a blocking trigger)")
+    propagate: bool = Field(default=True, description="with wait: this run fails when the downstream run fails")
 
 
 class JobSpec(_Strict):
@@ -179,8 +182,10 @@ class JobSpec(_Strict):
     name: Name
     description: str = ""
     owner: str = "batch"
-    image: Annotated[str, Field(pattern=r"^\S+$", min_length=1)]
-    command: Annotated[list[str], Field(min_length=1, description="argv of the container")]
+    image: Annotated[str | None, Field(pattern=r"^\S+$", min_length=1)] = Field(
+        default=None, description="the batch container's image; omitted only by a job that just triggers others")
+    command: Annotated[list[str] | None, Field(min_length=1)] = Field(
+        default=None, description="argv of the container; omitted only by a job that just triggers others")
     schedule: Schedule | None = None
     paused: bool = Field(default=False, description="created paused (a disabled Jenkins job)")
     max_active_runs: Annotated[int, Field(ge=1, le=100)] = 1
@@ -194,8 +199,23 @@ class JobSpec(_Strict):
     resources: Resources = Resources()
     notifications: Notifications = Notifications()
     triggers: list[DownstreamTrigger] = Field(default_factory=list)
+    after: list[Name] = Field(
+        default_factory=list,
+        description="run after any of these jobs succeeds (Jenkins ReverseBuildTrigger): the DAG is scheduled on "
+        "their Assets, alone or together with its cron schedule")
     tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list)
     jenkins: JenkinsOrigin | None = None
+
+    @model_validator(mode="after")
+    def _batch_step_or_triggers_only(self) -> JobSpec:
+        if (self.image is None) != (self.command is None) or (self.command is None and not self.triggers):
+            missing = "command" if self.command is None and self.image is not None else "image"
+            raise PydanticCustomError(
+                "missing_field", "required field is missing (only a job that just triggers others has neither "
+                "image nor command)", {"field": missing})
+        if self.name in self.after:
+            raise ValueError(f"after: a job cannot run after itself ({self.name!r})")
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> JobSpec:
@@ -221,6 +241,8 @@ def _format_error(error: dict[str, Any]) -> str:
         return f"field '{path}': unknown field (allowed fields are listed in docs/migrating-from-jenkins.md)"
     if error["type"] == "missing":
         return f"field '{path}': required field is missing"
+    if error["type"] == "missing_field":
+        return f"field '{error['ctx']['field']}': {error['msg']}"
     shown = repr(received)
     if len(shown) > 120:
         shown = shown[:117] + "..."

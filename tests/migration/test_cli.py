@@ -39,7 +39,8 @@ def test_exit_status_is_1_when_any_job_failed_but_the_others_converted(converted
     written = sorted(p.name for p in (tmp / "jobs").iterdir())
     assert written == sorted(
         f"{name}{ext}"
-        for name in ["billing-sync", "ledger-export", "pipeline-inline", "team-a.nightly.export", "team-a.nightly.report"]
+        for name in ["billing-sync", "ledger-export", "pipeline-from-scm", "pipeline-inline", "team-a.nightly.export",
+                     "team-a.nightly.report"]
         for ext in (".py", ".yaml")
     )
 
@@ -53,7 +54,7 @@ def test_report_statuses(converted):
         "team-a/nightly/export": "review",
         "team-a/nightly/report": "converted",
         "pipeline-inline": "converted",
-        "pipeline-from-scm": "manual",
+        "pipeline-from-scm": "review",
         "scripted-inline": "manual",
         "matrix": "manual",
         "broken-xml": "error",
@@ -122,7 +123,8 @@ def dagbag(converted, tmp_path_factory):
 def test_generated_dags_load_without_import_errors(dagbag):
     assert dagbag.import_errors == {}
     assert sorted(dagbag.dag_ids) == [
-        "billing-sync", "ledger-export", "pipeline-inline", "team-a.nightly.export", "team-a.nightly.report"
+        "billing-sync", "ledger-export", "pipeline-from-scm", "pipeline-inline", "team-a.nightly.export",
+        "team-a.nightly.report",
     ]
 
 
@@ -243,3 +245,20 @@ def test_paused_option_creates_every_dag_paused(tmp_path):
     inputs = [FIXTURES / "jenkins_home" / "jobs" / "pipeline-inline" / "config.xml"]
     assert run(tmp_path, "--paused", inputs=inputs) == 0
     assert "\npaused: true\n" in (tmp_path / "jobs" / "pipeline-inline.yaml").read_text()
+
+
+def test_every_timer_schedule_is_resolved_in_a_dag_or_in_the_report(converted):
+    """Manual and failed jobs included: a Jenkins timer never silently disappears."""
+    import yaml
+
+    tmp, _, jobs = converted
+    with_timer = {name for name, job in jobs.items()
+                  if "TimerTrigger" in Path(job["source"]).read_text() or "cron(" in Path(job["source"]).read_text()}
+    assert {"ledger-export", "team-a/nightly/export", "bad-cron", "billing-sync"} <= with_timer
+    for name in with_timer:
+        job = jobs[name]
+        if job["spec"]:
+            spec = yaml.safe_load(Path(job["spec"]).read_text())
+            assert spec["schedule"]["jenkins_spec"], name
+        else:
+            assert job["carry_over"]["schedule"]["jenkins_spec"], name

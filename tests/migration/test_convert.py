@@ -115,11 +115,16 @@ def test_java_jar_step_runs_in_the_jobs_image_with_kubernetes_variable_expansion
 
 def test_everything_unmapped_is_reported(ledger):
     _, job = ledger
-    assert categories(job) == [
-        "credentials", "node-label", "notification", "option", "option", "parameter", "plugin", "scm-polling"
-    ]
+    assert categories(job) == ["credentials", "node-label", "notification", "parameter", "plugin", "scm-polling"]
     details = " ".join(issue.detail for issue in job.issues)
     assert "conditional-buildstep" in details and "linux-large" in details and "OVERRIDES" in details
+
+
+def test_cosmetic_elements_are_no_ops_listed_with_their_source_not_items_to_review(ledger):
+    _, job = ledger
+    assert [n.element for n in job.noops] == ["job property BuildDiscarderProperty", "build wrapper TimestamperBuildWrapper"]
+    assert all(n.source.startswith("https://") for n in job.noops)
+    assert not any("BuildDiscarder" in i.detail or "Timestamper" in i.detail for i in job.issues)
 
 
 def test_folder_job_disabled_concurrent_multiline_tz_schedule():
@@ -173,7 +178,6 @@ def test_standalone_jenkinsfile():
         ("jenkins_home/jobs/broken-xml/config.xml", XmlError, "malformed XML at line 7"),
         ("jenkins_home/jobs/bad-cron/config.xml", ConversionError, "token '25'"),
         ("jenkins_home/jobs/scripted-inline/config.xml", ManualMigration, "scripted pipeline"),
-        ("jenkins_home/jobs/pipeline-from-scm/config.xml", ManualMigration, "ci/Jenkinsfile"),
         ("jenkins_home/jobs/matrix/config.xml", ManualMigration, "matrix"),
         ("jenkinsfiles/scripted.Jenkinsfile", ManualMigration, "scripted pipeline"),
         ("jenkinsfiles/unterminated.Jenkinsfile", ConversionError, "line 6: unterminated string"),

@@ -82,15 +82,25 @@ def test_options_map_to_timeout_retries_and_concurrency():
     assert job.timeout_minutes == 2  # rounded up to whole minutes
     assert job.retries == 3  # retry(4) is four attempts
     assert job.concurrent is False
-    assert categories(job) == ["option", "option"]  # timestamps (cosmetic) and lock (unknown)
+    assert categories(job) == ["option"]  # lock: a review (which jobs share the resource)
+    assert [n.element for n in job.noops] == ["option timestamps"]  # cosmetic: listed, not to review
 
 
-def test_triggers_cron_maps_and_polling_and_upstream_are_reported():
+def test_triggers_cron_and_upstream_map_and_polling_is_reported():
     job = read("""pipeline { agent any
-      triggers { cron('H 4 * * *'); pollSCM('H/5 * * * *'); upstream(upstreamProjects: 'a') }
+      triggers { cron('H 4 * * *'); pollSCM('H/5 * * * *'); upstream(upstreamProjects: 'a, team/b') }
       stages { stage('s') { steps { sh 'true' } } } }""")
     assert job.timer_spec == "H 4 * * *"
-    assert categories(job) == ["scm-polling", "trigger"]
+    assert categories(job) == ["scm-polling"]
+    assert job.upstream == ["a", "team/b"]
+
+
+def test_upstream_trigger_on_failure_is_a_review_item_saying_why():
+    job = read("""pipeline { agent any
+      triggers { upstream(upstreamProjects: 'a', threshold: hudson.model.Result.FAILURE) }
+      stages { stage('s') { steps { sh 'true' } } } }""")
+    assert job.upstream == ["a"]
+    assert categories(job) == ["trigger"] and "even when they fail" in job.issues[0].detail
 
 
 def test_parameters_and_password_defaults_are_never_read():
@@ -164,7 +174,15 @@ def test_build_steps_become_triggers_with_conf():
         ("next", "success", {"DAY": "{{ params.DAY }}", "F": "true"}),
         ("blocking", "success", {}),
     ]
-    assert categories(job) == ["trigger"]  # build 'blocking' waited for the downstream build
+    # build 'blocking' waits for the downstream run and fails with it (Jenkins' default wait/propagate).
+    assert [(t.wait, t.propagate) for t in job.triggers] == [(False, True), (True, True)]
+    assert categories(job) == []
+
+
+def test_build_step_wait_without_propagate_waits_and_ignores_the_result():
+    job = read("""pipeline { agent any
+      stages { stage('s') { steps { sh 'x'; build job: 'next', wait: true, propagate: false } } } }""")
+    assert [(t.target, t.wait, t.propagate) for t in job.triggers] == [("next", True, False)]
 
 
 def test_post_failure_notifications_and_triggers():
