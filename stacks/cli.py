@@ -160,7 +160,7 @@ def real_wiring() -> DrWiring:
             return None
 
     return DrWiring(
-        pulumi_stack=lambda name, project_dir: AutomationStack(name, project_dir),
+        pulumi_stack=AutomationStack,  # (name, project_dir): the program in --project-dir
         aws_for_region=AwsOps,
         airflow_for_url=lambda url, credentials, connect_host=None: AirflowApi(url, credentials, connect_host=connect_host),
         env=dict(os.environ),

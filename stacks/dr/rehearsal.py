@@ -93,6 +93,9 @@ LB_OUTPUT = "airflow_load_balancer"
 """The UI load balancer's DNS name (empty without one): a recreate makes a new one, which the UI
 hostname's DNS record (outside the stack) must follow."""
 RECORDED_OUTPUTS = (DB_OUTPUT, BUCKET_OUTPUT, AIRFLOW_OUTPUT, FINAL_SNAPSHOT_OUTPUT, LB_OUTPUT)
+GIT_KEY_OUTPUT = "git_ssh_key_secret_name"
+"""Optional (stacks whose DAGs come from git): the durable Secrets Manager secret holding git-sync's
+deploy key. When the stack has it, the key must survive the destroy like the fernet key."""
 
 PULUMI_PHASES = ("unprotect", "destroy", "recreate")
 """Phases that run a Pulumi command: an interruption in one may leave a lock or pending operations."""
@@ -609,6 +612,14 @@ class Rehearsal:
                     "be restored"
                 )
         problems += self._quota_problems()
+        git_key = outputs.get(GIT_KEY_OUTPUT)
+        git_secret = find_secret(resources, git_key) if git_key else None
+        if git_key and (git_secret is None or not git_secret.durable):
+            problems.append(
+                f"the git-sync deploy key secret {git_key} is {how_kept(git_secret)}: the destroy would delete it and the "
+                "recreated Airflow could not fetch the DAG repository; it must carry retain_on_delete=True with adoption "
+                "on the next up (or protect=True)"
+            )
         if problems:
             raise PhaseError("; ".join(problems))
         fernet_name = durable_secret_name(state.stack, FERNET_KEY)
@@ -618,6 +629,10 @@ class Rehearsal:
             "bucket": {"name": bucket, "kept": how_kept(bucket_resource)},
             "fernet_key": {"name": fernet_name, "arn": fernet.outputs.get("arn") or fernet.id, "kept": how_kept(fernet)},
         }
+        if git_secret is not None:
+            state.durable["git_ssh_key"] = {
+                "name": git_key, "arn": git_secret.outputs.get("arn") or git_secret.id, "kept": how_kept(git_secret),
+            }
         state.kept_resources, state.retained_resources = kept_across_destroy(resources)
         self._progress(
             f"kept across the destroy: {len(state.kept_resources)} resources in the state (protected), "
@@ -884,6 +899,17 @@ class Rehearsal:
                 f"could not adopt it. Restore it (aws secretsmanager restore-secret --secret-id {fernet['name']} --region "
                 f"{state.region}) and resume. Snapshot {snapshot_id} is intact"
             )
+        git_key = state.durable.get("git_ssh_key")
+        if git_key:
+            found = aws.describe_secret(git_key["arn"] or git_key["name"])
+            if found is None or found.deleted_date is not None:
+                raise PhaseError(
+                    f"the git-sync deploy key secret {git_key['name']} is {'gone' if found is None else 'scheduled for deletion'} "
+                    f"after the destroy (it was {git_key['kept']} before): the recreated Airflow could not fetch the DAG "
+                    f"repository. {'Restore it (aws secretsmanager restore-secret --secret-id ' + git_key['name'] + ') and resume. ' if found else ''}"
+                    f"Snapshot {snapshot_id} is intact"
+                )
+            return f"bucket {bucket['name']}, fernet key secret {fernet['name']} and git-sync key secret {git_key['name']} still in AWS"
         return f"bucket {bucket['name']} and fernet key secret {fernet['name']} still in AWS"
 
     def _phase_recreate(self) -> str:

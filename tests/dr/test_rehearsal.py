@@ -931,3 +931,44 @@ def test_point_in_time_mode_needs_room_for_three_snapshots(world):
     assert world.run(point_in_time=True) == 1
     assert "is 98 of 100 used and this run adds 3" in world.out.getvalue()
     assert world.run() == 0  # the snapshot mode adds two: it fits
+
+
+GIT_KEY = "batch-platform/dev/airflow/git-ssh-key"
+
+
+def _with_git_key(world, retained: bool) -> None:
+    """A stack whose DAGs come from git: the deploy key is a Secrets Manager secret (issue 11)."""
+    from stacks.dr.pulumi_ops import StackResource
+    from stacks.dr.rehearsal import SECRET
+
+    arn = world.session.client("secretsmanager").create_secret(Name=GIT_KEY, SecretString="deploy key")["ARN"]
+    world.stack.state["secret:git-ssh-key"] = StackResource(
+        urn="urn:pulumi:dev::batch-platform::batch-platform:infra:GitSshKey$aws:secretsmanager/secret:Secret::dev-git-ssh-key",
+        type=SECRET, protect=False, id=arn, outputs={"name": GIT_KEY, "arn": arn}, retain_on_delete=retained,
+    )
+    outputs = world.stack.outputs
+    world.stack.outputs = lambda: {**outputs(), "git_ssh_key_secret_name": GIT_KEY}
+
+
+def test_a_git_sync_key_that_is_not_durable_stops_the_preflight(world):
+    _with_git_key(world, retained=False)
+    assert world.run() == 1
+    assert f"the git-sync deploy key secret {GIT_KEY} is neither protected nor retained" in world.out.getvalue()
+    assert world.stack.mutations() == []
+
+
+def test_a_git_sync_key_lost_by_the_destroy_stops_before_the_recreate(world):
+    _with_git_key(world, retained=True)
+    world.stack.after_destroy_hooks.append(
+        lambda stack: stack.secretsmanager.delete_secret(SecretId=GIT_KEY, ForceDeleteWithoutRecovery=True)
+    )
+    assert world.run() == 1
+    assert f"the git-sync deploy key secret {GIT_KEY} is gone after the destroy" in world.out.getvalue()
+    assert world.state()["failure"]["phase"] == "destroy"
+
+
+def test_a_durable_git_sync_key_is_checked_after_the_destroy(world):
+    _with_git_key(world, retained=True)
+    assert world.run() == 0, world.out.getvalue()
+    assert world.state()["durable"]["git_ssh_key"]["kept"] == "retained"
+    assert f"git-sync key secret {GIT_KEY} still in AWS" in world.report()["phases"]["destroy"]["detail"]
