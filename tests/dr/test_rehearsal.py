@@ -972,3 +972,39 @@ def test_a_durable_git_sync_key_is_checked_after_the_destroy(world):
     assert world.run() == 0, world.out.getvalue()
     assert world.state()["durable"]["git_ssh_key"]["kept"] == "retained"
     assert f"git-sync key secret {GIT_KEY} still in AWS" in world.report()["phases"]["destroy"]["detail"]
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_an_interruption_in_any_phase_resumes_to_completion(world, monkeypatch, phase):
+    from stacks.dr.rehearsal import Rehearsal
+
+    real = getattr(Rehearsal, f"_phase_{phase}")
+    interrupted = []
+
+    def once(self):
+        if not interrupted:
+            interrupted.append(phase)
+            world.clock.advance(60)  # the phase ran a while before Ctrl-C
+            raise KeyboardInterrupt
+        return real(self)
+
+    monkeypatch.setattr(Rehearsal, f"_phase_{phase}", once)
+    assert world.run() == 1
+    state = world.state()
+    assert state["status"] == "interrupted" and state["phases"][phase]["status"] == "interrupted"
+    assert state["phases"][phase]["seconds"] == 60
+    assert world.run("resume") == 0, world.out.getvalue()
+    report = world.report()
+    assert report["status"] == "succeeded" and all(c["passed"] for c in report["checks"])
+    history = report["phases"][phase]["history"]
+    assert [a["status"] for a in history] == ["interrupted", "skipped" if phase == "unprotect" else "done"]
+    assert report["phases"][phase]["seconds"] == 60 + (history[1]["seconds"] or 0)
+    assert world.snapshots() == [SNAPSHOT]
+    assert {d: v["is_paused"] for d, v in world.airflow.state.dags.items()} == {"invoices_daily": False, "payroll_export": False, "retired_job": True}
+
+
+def test_a_long_error_keeps_its_end(world):
+    world.stack.fail_next["up"] = InjectedFailure("progress " * 1000 + "error: creating RDS DB Instance: DBInstanceAlreadyExists")
+    assert world.run() == 1
+    error = world.state()["phases"]["recreate"]["error"]
+    assert error.endswith("DBInstanceAlreadyExists") and error.startswith("...") and len(error) == 2000
