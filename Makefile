@@ -3,7 +3,8 @@
 #
 #   make plan [STACK=prod]   offline plan of a stack (default dev): what it would create, no cloud
 #   make test                every test (the program's, then the policy pack's in its own venv)
-#   make bench               benchmark figures: offline plan, Jenkins conversion, DagBag parse
+#   make bench               benchmark figures: offline plan, Jenkins conversion, DagBag parse, patch lag
+#   make patch-lag           the patch-lag simulation over the real EKS AMI release history
 #   make docs                regenerate the configuration reference in docs/configuration.md from stacks/config
 #   make lock                regenerate requirements.txt from requirements.in, and from it the
 #                            Airflow image's images/airflow/requirements.txt
@@ -29,7 +30,7 @@ PIP_VERSION := 26.3
 POLICY_VENV ?= policy/.venv
 POLICY_PY := $(abspath $(POLICY_VENV))/bin/python
 
-.PHONY: plan test policy-test bench docs lock image-build image image-promote
+.PHONY: plan test policy-test bench patch-lag docs lock image-build image image-promote
 
 $(VENV)/.installed: requirements.txt
 	@test -n "$(PYTHON)" || { echo "error: Python 3.11 not found (set PYTHON=/path/to/python3.11)"; exit 2; }
@@ -68,6 +69,10 @@ policy-test: $(VENV)/.installed $(POLICY_VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) scripts/bench_plan.py
 	$(PY) scripts/bench_migration.py
+	$(PY) scripts/patch_lag.py
+
+patch-lag: $(VENV)/.installed
+	$(PY) scripts/patch_lag.py
 
 docs: $(VENV)/.installed
 	$(PY) -m stacks.config.reference --write docs/configuration.md

@@ -3,17 +3,19 @@
 Managed node groups do not follow AMI releases by themselves: without ``release_version`` EKS picks
 the latest release when the group is created and the state keeps it, so later ``pulumi up`` runs
 change nothing. We therefore read the release AWS recommends from its public SSM parameter on every
-run and pass it as ``release_version``: when AWS publishes a release, the next ``pulumi up`` rolls
-the nodes. A pin (``ami_release_version``) replaces the SSM value when an environment must run
-exactly what another one has proven.
+run and pass it as ``release_version``, unless the group's node-patching record (written by
+``python -m stacks patch-nodes``, docs/nodes-and-patching.md) names the release the procedure decided:
+then that one, so a plain ``pulumi up`` keeps it. A pin (``ami_release_version``) set by hand wins
+over both.
 
 Everything here is pure so the config model and the component share one definition.
 """
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Literal
+from typing import Literal, Optional
 
 AmiFamily = Literal["AL2023", "BOTTLEROCKET"]
 AMI_FAMILIES: tuple[str, ...] = ("AL2023", "BOTTLEROCKET")
@@ -68,6 +70,28 @@ def release_version_problem(ami_family: str, kubernetes_version: str, release: s
             )
         return None
     raise ValueError(f"unknown AMI family {ami_family!r}")
+
+
+RECORD_TARGET = "target"
+"""Key of the release a node-patching record (``python -m stacks patch-nodes``) says its group runs."""
+
+
+def release_from_record(text: Optional[str], ami_family: str, kubernetes_version: str) -> Optional[str]:
+    """The release a node-patching record decided for its group, or None when there is none to use.
+
+    None as well when the record names a release of another Kubernetes version (after a control-plane
+    upgrade the group moves to the new version's recommended release) or is not a record: the group
+    then follows the release AWS recommends, as without a record.
+    """
+    if not text:
+        return None
+    try:
+        target = json.loads(text).get(RECORD_TARGET)
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(target, str) or release_version_problem(ami_family, kubernetes_version, target):
+        return None
+    return target
 
 
 def root_volumes(ami_family: str, disk_size_gib: int) -> list[dict[str, object]]:

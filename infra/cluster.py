@@ -25,8 +25,8 @@ What is built with which package, and why:
 
 Nodes run only in the private subnets, with IMDSv2 required and a hop limit of 1 (pods cannot
 borrow the node role; they use IRSA), no SSH key (SSM Session Manager instead), and a node role
-with only the AWS managed policies nodes need. Each node group's ``release_version`` is read on
-every run from AWS's SSM parameter (see ``infra.amis``) unless pinned.
+with only the AWS managed policies nodes need. Each node group's ``release_version`` is, on every
+run: the pin, else the target of its node-patching record, else AWS's SSM parameter (``infra.amis``).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
 from infra.log_groups import service_log_group
-from infra.amis import EKS_AMI_TYPES, AmiFamily, release_parameter, root_volumes
+from infra.amis import EKS_AMI_TYPES, AmiFamily, release_from_record, release_parameter, root_volumes
 from infra.irsa import irsa_role
 from infra.scheduling import (
     KUBERNETES_TAINT_EFFECTS,
@@ -104,6 +104,15 @@ class NodeGroupSpec:
 
     ami_release_version: Optional[str] = None
     """Pin; None (default) follows the release AWS recommends, read from SSM on every run."""
+
+    release_record: Optional[str] = None
+    """SSM parameter of the node-patching record (``python -m stacks patch-nodes``): when it exists and
+    names a release of this Kubernetes version, the group runs that release instead of the recommended
+    one, so a plain ``pulumi up`` keeps what the procedure decided and proved. None: always follow AWS."""
+
+    force_update_version: bool = False
+    """Whether a roll evicts past PodDisruptionBudgets that still block after EKS's drain timeout.
+    False (default): the update fails with PodEvictionFailure instead (cluster.patching.force)."""
 
     extra_security_group_ids: Sequence[pulumi.Input[str]] = ()
     """Security groups the nodes (and so their pods) carry besides the cluster security group, e.g.
@@ -383,6 +392,23 @@ class Cluster(pulumi.ComponentResource):
             }
         )
 
+    def _decided_release(self, spec: NodeGroupSpec, kubernetes_version: str, recommended: pulumi.Output[str]) -> pulumi.Output[str]:
+        """The release the group's node-patching record decided, else ``recommended``.
+
+        Looked up by path, which answers an empty list (not an error) before the first record exists.
+        The record holds no secret: its value is unsecreted so the release shows in plans and outputs.
+        """
+        folder, _, _ = spec.release_record.rpartition("/")
+        found = aws.ssm.get_parameters_by_path_output(path=folder, recursive=False, opts=pulumi.InvokeOutputOptions(parent=self))
+        records = pulumi.Output.unsecret(pulumi.Output.all(found.names, found.values))
+
+        def choose(args: list) -> str:
+            (names, values), fallback = args
+            text = dict(zip(names or [], values or [])).get(spec.release_record)
+            return release_from_record(text, spec.ami_family, kubernetes_version) or fallback
+
+        return pulumi.Output.all(records, recommended).apply(choose)
+
     def _node_group(self, name, cluster_name, args: ClusterArgs, spec: NodeGroupSpec, node_role, attachments, tags):
         child = pulumi.ResourceOptions(parent=self)
         role = spec.role
@@ -394,6 +420,8 @@ class Cluster(pulumi.ComponentResource):
                 name=release_parameter(spec.ami_family, args.kubernetes_version),
                 opts=pulumi.InvokeOutputOptions(parent=self),
             ).insecure_value
+            if spec.release_record is not None:
+                release = self._decided_release(spec, args.kubernetes_version, release)
 
         template = aws.ec2.LaunchTemplate(
             f"{name}-{role}",
@@ -441,6 +469,7 @@ class Cluster(pulumi.ComponentResource):
             ami_type=EKS_AMI_TYPES[spec.ami_family],
             version=args.kubernetes_version,
             release_version=release,
+            force_update_version=spec.force_update_version,
             launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
                 id=template.id, version=template.latest_version.apply(str)
             ),

@@ -3,9 +3,13 @@
     python -m stacks plan <stack> [--json]   offline plan: what the stack would create, no cloud needed
     python -m stacks dr-rehearsal <stack>    destroy and recreate a stack from a snapshot, prove nothing was lost
     python -m stacks image-tag <stack>       the Airflow image tag make image builds and pushes for the stack
+    python -m stacks patch-nodes <stack>     roll the node groups to the AMI release the stack should run, and prove it
+    python -m stacks patch-status <stack>    per node group: running, available and proven releases, the lag
 
 Exit status: 0 on success, 2 for an unknown stack, an invalid stack file or bad arguments (every
-problem listed, before anything happens); ``dr-rehearsal`` exits 1 when a phase or a check failed.
+problem listed, before anything happens); ``dr-rehearsal`` exits 1 when a phase or a check failed;
+``patch-nodes`` exits 1 when a preflight check, the roll or the proof failed; ``patch-status`` exits 1
+when a node group's patch lag exceeds ``cluster.patching.max_lag_days``.
 """
 
 from __future__ import annotations
@@ -94,6 +98,31 @@ def _parser() -> argparse.ArgumentParser:
         "image-tag", help="the Airflow image tag make image builds from this checkout and pushes for the stack"
     )
     image_tag.add_argument("stack", help="stack name: a Pulumi.<stack>.yaml next to Pulumi.yaml")
+
+    patch = commands.add_parser(
+        "patch-nodes",
+        help="roll the node groups to the AMI release the stack should run, then prove it (docs/nodes-and-patching.md)",
+        description=(
+            "Decide the AMI release of each node group (the newest for a stack without cluster.patching.promote_from; "
+            "the newest proven there for cluster.patching.soak_days otherwise; a pin set by hand wins), check the "
+            "cluster may roll, pulumi up through the Automation API, prove the release with a canary batch Job and "
+            "Airflow's health, and record the outcome. Needs the Pulumi CLI, AWS credentials and the AWS CLI (for "
+            "the cluster's kubeconfig). Safe to rerun: it continues where an interrupted run stopped."
+        ),
+    )
+    patch.add_argument("stack", help="stack name: a Pulumi.<stack>.yaml next to Pulumi.yaml")
+    patch.add_argument("--dry-run", action="store_true", help="decide and say what would be done; change nothing")
+
+    status = commands.add_parser(
+        "patch-status",
+        help="per node group: the release running, the newest available, the one proven, the lag; exit 1 past max_lag_days",
+    )
+    status.add_argument("stack", help="stack name: a Pulumi.<stack>.yaml next to Pulumi.yaml")
+    status.add_argument(
+        "--metric",
+        action="store_true",
+        help="also publish the lag as the CloudWatch metric BatchPlatform/NodePatching PatchLagDays (Stack, NodeGroup)",
+    )
     return parser
 
 
@@ -268,7 +297,74 @@ def _image_tag(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None, dr_wiring: DrWiring | None = None) -> int:
+@dataclass
+class PatchWiring:
+    """What ``patch-nodes`` and ``patch-status`` talk to. ``real_patch_wiring`` is the default; tests inject fakes."""
+
+    pulumi_stack: Callable[[str], Any]
+    aws_for_region: Callable[[str], Any]
+    kube_for: Callable[[Any], Any]
+    """kubeconfig (dict) -> KubeApi."""
+    out: TextIO
+    now: Callable[[], Any]
+
+
+def real_patch_wiring() -> PatchWiring:
+    from datetime import datetime, timezone
+
+    from stacks.dr.pulumi_ops import AutomationStack
+    from stacks.patching.aws import PatchAws
+    from stacks.patching.kube import KubernetesApi
+
+    return PatchWiring(
+        pulumi_stack=AutomationStack,
+        aws_for_region=PatchAws,
+        kube_for=KubernetesApi,
+        out=sys.stdout,
+        now=lambda: datetime.now(timezone.utc),
+    )
+
+
+def _patching(args: argparse.Namespace, wiring: PatchWiring) -> int:
+    from stacks.config.loader import load_stack_file, stack_file
+    from stacks.patching.aws import PatchAwsError
+    from stacks.patching.releases import RecordError
+
+    config = load_stack_file(stack_file(args.stack, args.project_dir))
+    source = config.cluster.patching.promote_from
+    source_config = None
+    if source is not None:
+        problem = _check_stack(source, args.project_dir)
+        if problem:
+            print(f"error: Pulumi.{args.stack}.yaml: cluster.patching.promote_from: {problem}", file=sys.stderr)
+            return 2
+        source_config = load_stack_file(stack_file(source, args.project_dir))
+    if args.command == "patch-status":
+        from stacks.patching.status import patch_status
+
+        aws = wiring.aws_for_region(config.region)
+        source_aws = wiring.aws_for_region(source_config.region) if source_config else None
+        try:
+            return patch_status(args.stack, config, aws, source_aws, wiring.now(), wiring.out, metric=args.metric)
+        except (PatchAwsError, RecordError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+    from stacks.patching.procedure import PatchNodes
+
+    run = PatchNodes(
+        args.stack,
+        config,
+        wiring.pulumi_stack(args.stack),
+        wiring.aws_for_region,
+        wiring.kube_for,
+        source_config=source_config,
+        out=wiring.out,
+        now=wiring.now,
+    )
+    return run.execute(dry_run=args.dry_run)
+
+
+def main(argv: Sequence[str] | None = None, dr_wiring: DrWiring | None = None, patch_wiring: PatchWiring | None = None) -> int:
     args = _parser().parse_args(argv)
     problem = _check_stack(args.stack, args.project_dir)
     if problem:
@@ -281,6 +377,8 @@ def main(argv: Sequence[str] | None = None, dr_wiring: DrWiring | None = None) -
             return _dr_rehearsal(args, dr_wiring or real_wiring())
         if args.command == "image-tag":
             return _image_tag(args)
+        if args.command in ("patch-nodes", "patch-status"):
+            return _patching(args, patch_wiring or real_patch_wiring())
     except StackConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ from stacks.airflow_image import build_airflow_image
 from stacks.airflow_wiring import build_airflow
 from stacks.config import Problem, StackConfig, StackConfigError
 from stacks.data import build_data_stores
+from stacks.patching.releases import record_parameter
 
 PROJECT = "batch-platform"
 
@@ -157,6 +158,8 @@ def build_cluster(
                 max_unavailable_percentage=percentage,
                 ami_family=group.ami_type,
                 ami_release_version=group.ami_release_version,
+                force_update_version=section.patching.force,
+                release_record=record_parameter(stack, role),
                 extra_security_group_ids=(database_clients,) if reaches_database[role] else (),
             )
         )

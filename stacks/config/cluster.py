@@ -11,6 +11,7 @@ from pydantic import Field, field_validator
 from infra.amis import release_version_problem
 from infra.versions import DEFAULT_KUBERNETES_VERSION, SUPPORTED_KUBERNETES_VERSIONS
 from stacks.config.base import RetentionDays, Section
+from stacks.config.patching import PatchingConfig
 from stacks.config.problems import Problem
 
 REQUIRED_LOG_TYPES = ("api", "audit", "authenticator")
@@ -144,6 +145,7 @@ class ClusterConfig(Section):
         365, description="How long control-plane logs are kept in CloudWatch Logs."
     )
     node_groups: NodeGroupsConfig = Field(default_factory=NodeGroupsConfig)
+    patching: PatchingConfig = Field(default_factory=PatchingConfig)
 
     @field_validator("kubernetes_version", mode="before")
     @classmethod
@@ -214,6 +216,7 @@ class ClusterConfig(Section):
                 why = release_version_problem(group.ami_type, self.kubernetes_version, group.ami_release_version)
                 if why:
                     found.append(Problem(f"{groups}.{role}.ami_release_version", group.ami_release_version, why))
+        found += self.patching.problems(tier, f"{path}.patching")
         system = self.node_groups.system
         if system.capacity_type != "ON_DEMAND":
             found.append(

@@ -74,12 +74,19 @@ def _ssm_parameter(args: dict[str, Any], region: str) -> dict[str, Any]:
     }
 
 
+def _ssm_parameters_by_path(args: dict[str, Any], region: str) -> dict[str, Any]:
+    """No parameters under the path: a first deploy (e.g. no node-patching record yet)."""
+    path = args.get("path", "")
+    return {"arns": [], "names": [], "types": [], "values": [], "insecureValues": [], "path": path, "id": path, "withDecryption": True}
+
+
 INVOKES: dict[str, InvokeAnswer] = {
     "aws:index/getAvailabilityZones:getAvailabilityZones": _availability_zones,
     "aws:index/getRegion:getRegion": _region,
     "aws:index/getCallerIdentity:getCallerIdentity": _caller_identity,
     "aws:index/getPartition:getPartition": _partition,
     "aws:ssm/getParameter:getParameter": _ssm_parameter,
+    "aws:ssm/getParametersByPath:getParametersByPath": _ssm_parameters_by_path,
 }
 
 
