@@ -98,11 +98,12 @@ class GracefulPulumiCommand(PulumiCommand):
             threading.Thread(target=consume, args=(process.stdout, on_output, stdout_lines), daemon=True),
             threading.Thread(target=consume, args=(process.stderr, on_error, stderr_lines), daemon=True),
         ]
-        for reader in readers:
-            reader.start()
         interrupts = 0
         while True:
-            try:
+            try:  # a Ctrl-C from here on, even before the readers run, cancels pulumi gracefully
+                for reader in readers:
+                    if reader.ident is None:
+                        reader.start()
                 for reader in readers:
                     reader.join()
                 process.wait()
