@@ -9,6 +9,7 @@ Registers, in the Airflow namespace:
   the bucket and to the notification connections in Secrets Manager;
 * the Secrets Manager secrets that hold the Slack and SMTP connections (the operator sets their
   values; see docs/airflow.md);
+* the egress NetworkPolicies of the namespace (``infra.airflow_security``; the chart's own cover ingress);
 * the Helm release (values from ``infra.airflow_values``) and, when a certificate is configured, a
   LoadBalancer Service for the UI: an NLB with TLS from ACM, internal unless configured otherwise.
 
@@ -32,6 +33,7 @@ from infra import k8s_objects, pgbouncer, versions
 from infra.airflow_values import (
     ADMIN_PASSWORD_KEY,
     API_SECRET_KEY,
+    GIT_SSH_KEY,
     FERNET_SECRET_KEY,
     IRSA_COMPONENTS,
     JWT_SECRET_KEY,
@@ -40,10 +42,12 @@ from infra.airflow_values import (
     SLACK_CONNECTION_ID,
     SMTP_CONNECTION_ID,
     AirflowSettings,
+    GitSyncDags,
     ImageRef,
     airflow_values,
     pool_plan,
 )
+from infra.airflow_security import egress_policy_objects
 from infra.irsa import irsa_role
 
 API_SERVER_PORT = 8080
@@ -71,13 +75,13 @@ def _labels() -> dict[str, str]:
 
 
 def airflow_namespace_object(namespace: str, kubernetes_version: str) -> dict[str, Any]:
-    """The Airflow namespace. The chart's pods (git-sync, statsd, PgBouncer images) meet ``baseline``,
-    not all of ``restricted``; violations of restricted are still reported (audit, warn)."""
+    """The Airflow namespace: ``restricted`` enforced, audited and warned, like ``batch-jobs``; every chart
+    pod gets security contexts that pass it (infra/airflow_security.py)."""
     version = f"v{kubernetes_version}"
     labels = _labels()
     labels.update(
         {
-            "pod-security.kubernetes.io/enforce": "baseline",
+            "pod-security.kubernetes.io/enforce": "restricted",
             "pod-security.kubernetes.io/enforce-version": version,
             "pod-security.kubernetes.io/audit": "restricted",
             "pod-security.kubernetes.io/audit-version": version,
@@ -145,7 +149,14 @@ def ui_service_object(settings: AirflowSettings, ui: UiSettings) -> Optional[dic
 
 def component_policy(bucket_arn: str, log_prefix: str, connections_arn_pattern: str, *, write: bool) -> str:
     """What one Airflow component may do in AWS: task logs under ``log_prefix`` (read, or read and
-    write) and reading the notification connections. No delete: retention is the bucket's job."""
+    write) and reading the notification connections. No delete: retention is the bucket's job.
+
+    Listing covers the whole bucket, with no ``s3:prefix`` condition: the S3 task handler's first
+    call for a new log is a HeadObject of a key that does not exist yet, which S3 answers with 404
+    only to a caller allowed ``s3:ListBucket`` on the bucket, and that request carries no
+    ``s3:prefix``; with a prefix-limited grant the answer is 403 and the handler uploads nothing.
+    Listing reveals key names (DAG, run and task ids), never contents: objects stay limited to the
+    prefix. tests/infra/test_task_log_policy.py runs the handler against this document."""
     prefix = log_prefix.strip("/")
     object_actions = ["s3:GetObject", "s3:PutObject"] if write else ["s3:GetObject"]
     return json.dumps(
@@ -158,13 +169,7 @@ def component_policy(bucket_arn: str, log_prefix: str, connections_arn_pattern: 
                     "Action": object_actions,
                     "Resource": f"{bucket_arn}/{prefix}/*",
                 },
-                {
-                    "Sid": "TaskLogListing",
-                    "Effect": "Allow",
-                    "Action": "s3:ListBucket",
-                    "Resource": bucket_arn,
-                    "Condition": {"StringLike": {"s3:prefix": [f"{prefix}/*", prefix]}},
-                },
+                {"Sid": "TaskLogListing", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
                 {
                     "Sid": "Connections",
                     "Effect": "Allow",
@@ -239,6 +244,14 @@ class AirflowArgs:
     """Secret: the password of the admin user. None (default): a random 32-character password,
     kept in Pulumi state as a secret and in the Kubernetes Secret the operator reads it from."""
 
+    pod_annotations: Mapping[str, str] = field(default_factory=dict)
+    """Annotations on every Airflow pod; a change restarts them. Default: none."""
+
+    git_ssh_key: Optional[pulumi.Input[str]] = None
+    """Secret: the git-sync deploy key (from ``infra.git_ssh_key``), written into the Kubernetes Secret
+    ``settings.dags.ssh_key_secret`` under ``gitSshKey``. None (default): no such Secret is registered
+    (an HTTPS repository, or DAGs in an image)."""
+
     wait_for: Sequence[pulumi.Resource] = ()
     """Resources the release waits for: the system node group and coredns, so Helm's wait for ready
     pods starts only once pods can be scheduled. Default: none (a cluster that already has nodes)."""
@@ -266,6 +279,11 @@ class Airflow(pulumi.ComponentResource):
         namespace = k8s_objects.register(f"{name}-namespace", airflow_namespace_object(s.namespace, s.kubernetes_version), on_cluster)
         in_namespace = pulumi.ResourceOptions(parent=self, provider=args.kubernetes_provider, depends_on=[namespace])
 
+        for policy in egress_policy_objects(
+            namespace=s.namespace, release_name=s.release_name, database_cidrs=s.database_cidrs,
+            database_port=s.database_port, git_over_ssh=isinstance(s.dags, GitSyncDags) and bool(s.dags.ssh_key_secret),
+        ):
+            k8s_objects.register(f"{name}-networkpolicy-{policy['metadata']['name']}", policy, in_namespace)
         secrets = self._secrets(name, args, plan, in_namespace)
         self.role_arns = self._roles(name, args)
         self._connection_secrets(name, s)
@@ -281,6 +299,7 @@ class Airflow(pulumi.ComponentResource):
                 task_log_bucket=v["bucket"],
                 role_arns={c: v[c] for c in IRSA_COMPONENTS},
                 image=ImageRef(v["image_repository"], args.image_tag),
+                pod_annotations=args.pod_annotations,
             )
         )
         self.release = k8s.helm.v3.Release(
@@ -347,6 +366,9 @@ class Airflow(pulumi.ComponentResource):
             n.pgbouncer_stats: {METADATA_SECRET_KEY: login.apply(pgbouncer.stats_connection)},
             n.admin_password: {ADMIN_PASSWORD_KEY: admin_password},
         }
+        if isinstance(s.dags, GitSyncDags) and s.dags.ssh_key_secret and args.git_ssh_key is not None:
+            # Copied from Secrets Manager on every up: a recreated cluster gets the key back by itself.
+            contents[s.dags.ssh_key_secret] = {GIT_SSH_KEY: args.git_ssh_key}
         created = []
         for secret_name, data in contents.items():
             obj = secret_object(secret_name, s.namespace, list(data))

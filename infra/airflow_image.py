@@ -1,7 +1,8 @@
 """The platform's Airflow image: what it is built from, the requirements it installs, and its tag.
 
 The image (``images/airflow/Dockerfile``) is the official Airflow image of the pinned version with
-exactly the ``apache-airflow*`` pins of our lock on top, and the platform's plugin. There is one
+exactly the ``apache-airflow*`` pins of our lock on top, the DAG library (``dags/batch_platform``,
+installed as a package from ``images/airflow/library``) and the platform's plugin. There is one
 source of truth for those pins: ``requirements.in`` -> ``requirements.txt`` (``make lock``) ->
 ``images/airflow/requirements.txt`` (``image_requirements``; ``make lock`` regenerates it and a test
 fails when it is stale). Third-party libraries stay those of the base image's constraints, unless a
@@ -10,7 +11,7 @@ is consistent): pinning them all from our lock would fight the image's own const
 
 The image's tag is a content tag, ``<Airflow version>-<12 hex digits>``: a SHA-256 over every file
 the build reads (``build_inputs``) and the build arguments. The repository's tags are immutable, so
-a new pin or a plugin change is a new tag, and a tag always names one content.
+a new pin, a library or a plugin change is a new tag, and a tag always names one content.
 
 Standard library only: ``make lock`` runs this with a bare Python before any virtualenv exists.
 
@@ -37,8 +38,15 @@ DOCKERIGNORE = f"{IMAGE_DIR}/Dockerfile.dockerignore"
 IMAGE_REQUIREMENTS = f"{IMAGE_DIR}/requirements.txt"
 LOCK = "requirements.txt"
 PLUGINS_DIR = "plugins"
+LIBRARY_PROJECT_DIR = f"{IMAGE_DIR}/library"
+"""The DAG library's ``pyproject.toml``: the Dockerfile installs ``LIBRARY_DIR`` with it."""
+LIBRARY_DIR = "dags/batch_platform"
+"""The DAG library: the scheduler and the API server import it from the image (they have no DAG folder)."""
 
-CONTEXT_PATHS = (IMAGE_REQUIREMENTS, f"{PLUGINS_DIR}/")
+TREES = (LIBRARY_PROJECT_DIR, LIBRARY_DIR, PLUGINS_DIR)
+"""The folders the build copies whole (every file in them is an input of the image)."""
+
+CONTEXT_PATHS = (IMAGE_REQUIREMENTS, *(f"{tree}/" for tree in TREES))
 """What the build context holds (the only paths Dockerfile.dockerignore lets through)."""
 
 IGNORED_DIRS = ("__pycache__",)
@@ -112,15 +120,18 @@ def _ignored(relative: Path) -> bool:
 def build_inputs(root: Path = REPO_ROOT) -> dict[str, bytes]:
     """Every file the image build reads, by repository-relative POSIX path, with its content.
 
-    The Dockerfile, its ignore file, the image requirements and every file under ``plugins/``
-    (bytecode excluded). Raises FileNotFoundError when one of the image's own files is missing.
+    The Dockerfile, its ignore file, the image requirements and every file under ``TREES`` (the
+    library's project, the library, the plugins; bytecode excluded). Raises FileNotFoundError when
+    one of the image's own files or folders is missing.
     """
     inputs = {path: (root / path).read_bytes() for path in (DOCKERFILE, DOCKERIGNORE, IMAGE_REQUIREMENTS)}
-    plugins = root / PLUGINS_DIR
-    for path in sorted(plugins.rglob("*")):
-        relative = path.relative_to(root)
-        if path.is_file() and not _ignored(path.relative_to(plugins)):
-            inputs[relative.as_posix()] = path.read_bytes()
+    for tree in TREES:
+        folder = root / tree
+        if not folder.is_dir():
+            raise FileNotFoundError(f"{tree}/: the image is built from it, and it is missing")
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not _ignored(path.relative_to(folder)):
+                inputs[path.relative_to(root).as_posix()] = path.read_bytes()
     return inputs
 
 

@@ -14,12 +14,14 @@ notification connections live in AWS Secrets Manager, read through the secrets b
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from infra import versions
+from infra.airflow_security import merge, security_values
 from infra.irsa import IRSA_ANNOTATION
 from infra.pgbouncer import (
     SQLALCHEMY_MAX_OVERFLOW,
@@ -40,6 +42,12 @@ IRSA_COMPONENTS = LOG_WRITERS + LOG_READERS
 SLACK_CONNECTION_ID = "slack_notifications"
 SMTP_CONNECTION_ID = "smtp_notifications"
 TASK_LOG_CONNECTION_ID = "aws_task_logs"
+# The batch task's Kubernetes connection: absent everywhere, so the provider uses the pod's
+# in-cluster account (the DAG library's default, dags/batch_platform/settings.py).
+KUBERNETES_CONNECTION_ID = "kubernetes_default"
+# Connections that never live in Secrets Manager (one from the environment, one absent): looking
+# them up there first, on every task and every log read, only costs a request and its latency.
+LOCAL_CONNECTION_IDS = (TASK_LOG_CONNECTION_ID, KUBERNETES_CONNECTION_ID)
 
 SECRETS_MANAGER_BACKEND = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
 FAB_AUTH_MANAGER = "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager"
@@ -50,6 +58,9 @@ FERNET_SECRET_KEY = "fernet-key"
 API_SECRET_KEY = "api-secret-key"
 JWT_SECRET_KEY = "jwt-secret"
 ADMIN_PASSWORD_KEY = "password"
+# How long the create-user Job waits for the migration Job's schema: the Helm timeout's default
+# (infra/airflow.py AirflowArgs.helm_timeout_seconds), which a first install's migration fits in.
+MIGRATION_WAIT_SECONDS = 1200
 GIT_SSH_KEY = "gitSshKey"
 
 
@@ -82,15 +93,14 @@ class GitSyncDags:
     period_seconds: int = 60
 
 
-# Where the chart's git-sync checks the DAG repository out. The DAG repository has this repository's
-# layout: DAG files under ``sub_path`` (``dags``) and the platform's Airflow plugin under ``plugins``.
+# Where the chart's git-sync checks the DAG repository out (DAG files under ``sub_path``).
 GIT_SYNC_CHECKOUT = "/opt/airflow/dags/repo"
 
-
-def plugins_folder(dags: "GitSyncDags | ImageDags") -> Optional[str]:
-    """Where Airflow loads plugins from (the Jenkins cron timetable is one): the ``plugins`` folder of
-    the git-synced repository, or None for an image, which copies them to Airflow's default folder."""
-    return f"{GIT_SYNC_CHECKOUT}/plugins" if isinstance(dags, GitSyncDags) else None
+# [core] plugins_folder is never set: every component loads the platform image's plugins from
+# Airflow's default folder ($AIRFLOW_HOME/plugins), and the plugin imports the DAG library installed
+# in the image. A folder inside the git checkout would exist only where the chart mounts the DAGs:
+# not in the scheduler when a DAG processor runs, never in the API server, and both deserialize
+# DAGs with the Jenkins timetable (TimetableNotRegistered without the plugin).
 
 
 @dataclass(frozen=True)
@@ -144,6 +154,11 @@ class AirflowSettings:
     secret_names: SecretNames = field(default_factory=SecretNames)
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
     """The cluster's Kubernetes minor: the Pod Security Standard version the Airflow namespace pins."""
+    ui_source_cidrs: tuple[str, ...] = ()
+    """Addresses the UI's clients reach the API server pods from (the VPC, behind the internal NLB)."""
+    database_cidrs: tuple[str, ...] = ()
+    """The database subnets: PgBouncer's only egress besides DNS and the namespace (NetworkPolicy)."""
+    database_port: Optional[int] = None
 
     def service_account(self, component: str) -> str:
         """The Kubernetes service account name of a chart component (we name them; never the chart)."""
@@ -296,7 +311,6 @@ class _Pgbouncer(_Component):
     metadataPoolSize: int = Field(ge=1)
     resultBackendPoolSize: int = Field(ge=0)
     maxClientConn: int = Field(ge=1)
-    sslmode: Literal["require", "verify-ca", "verify-full"]
     metricsExporterSidecar: _PgbouncerExporter
 
 
@@ -378,6 +392,7 @@ class ChartValues(_Strict):
     statsd: _Statsd
     dags: _Dags
     logs: _Logs
+    airflowPodAnnotations: Optional[dict[str, str]] = None
 
 
 # --- The function ----------------------------------------------------------------------------------
@@ -462,9 +477,6 @@ def _config(settings: AirflowSettings, task_log_bucket: str) -> dict[str, Any]:
     if settings.api_base_url:
         api["base_url"] = settings.api_base_url
     core: dict[str, ConfigValue] = {"load_examples": "False", "auth_manager": FAB_AUTH_MANAGER}
-    plugins = plugins_folder(settings.dags)
-    if plugins is not None:
-        core["plugins_folder"] = plugins
     return {
         "core": core,
         "database": {
@@ -484,6 +496,9 @@ def _config(settings: AirflowSettings, task_log_bucket: str) -> dict[str, Any]:
             "backend_kwargs": json.dumps(
                 {
                     "connections_prefix": settings.connections_prefix,
+                    # Every connection but the local ones (a spec may name its own notification
+                    # connection, stored in Secrets Manager like the platform's two).
+                    "connections_lookup_pattern": connections_lookup_pattern(),
                     "variables_prefix": None,
                     "config_prefix": None,
                     "region_name": settings.region,
@@ -496,6 +511,12 @@ def _config(settings: AirflowSettings, task_log_bucket: str) -> dict[str, Any]:
     }
 
 
+def connections_lookup_pattern() -> str:
+    """The Secrets Manager backend's ``connections_lookup_pattern``: any id but ``LOCAL_CONNECTION_IDS``
+    (the backend matches it with ``re.match``, ignoring case)."""
+    return "^(?!(" + "|".join(re.escape(conn_id) for conn_id in LOCAL_CONNECTION_IDS) + ")$)"
+
+
 def _create_user_job(settings: AirflowSettings) -> dict[str, Any]:
     placement = _placement(settings, "create_user_job")
     return {
@@ -504,9 +525,13 @@ def _create_user_job(settings: AirflowSettings) -> dict[str, Any]:
         "applyCustomEnv": False,
         # The password comes from a Kubernetes Secret through the environment, never from values.
         # `users create` leaves an existing user untouched: rotate with `airflow users reset-password`.
+        # Without hooks this Job starts with the migration Job: it first waits for the migrated
+        # schema (the check the chart's own wait-for-migrations init containers run), instead of
+        # failing against a bare database and relying on the Job's backoff to outlast migrations.
         "args": [
             "bash",
             "-c",
+            f"airflow db check-migrations --migration-wait-timeout {MIGRATION_WAIT_SECONDS} && "
             'exec airflow users create --role Admin --username "$AIRFLOW_ADMIN_USERNAME" '
             '--email "$AIRFLOW_ADMIN_EMAIL" --firstname Airflow --lastname Admin '
             '--password "$AIRFLOW_ADMIN_PASSWORD"',
@@ -533,10 +558,12 @@ def airflow_values(
     task_log_bucket: str,
     role_arns: Mapping[str, str],
     image: ImageRef,
+    pod_annotations: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The chart values for ``settings``, PgBouncer pools ``plan``, the task-log bucket name,
     ``role_arns`` (each IRSA component to its IAM role ARN) and the platform ``image`` (its
-    repository URL): the last three exist only at deploy time.
+    repository URL): the last three exist only at deploy time. ``pod_annotations`` go on every
+    Airflow pod (``airflowPodAnnotations``): a change rolls them, e.g. when a mounted key changes.
 
     Raises pydantic.ValidationError when the result does not match ``ChartValues`` (a bug here,
     caught by the tests before anything deploys).
@@ -596,8 +623,13 @@ def airflow_values(
             "resources": settings.resources["worker"].as_values(),
             "nodeSelector": node_selector(SYSTEM),
             "tolerations": [toleration(SYSTEM)],
-            # The legacy worker account is never created; both paths of the chart resolve to the
-            # same name, so the pod template and the RBAC bindings agree whichever they read.
+            # The task pods' account comes from workers.kubernetes.serviceAccount, the chart's own
+            # for KubernetesExecutor pods since 1.21 (apache/airflow#64730; the pod template and,
+            # from #66730, the RBAC bindings use it when it is created). The deprecated
+            # workers.serviceAccount is not created: with kubernetes.create false the chart would
+            # render neither account for a pure KubernetesExecutor (#66598). Both keys name the same
+            # account. Chart 1.19's dedicated accounts were gated behind
+            # workers.useWorkerDedicatedServiceAccounts instead: recheck when changing the chart.
             "serviceAccount": {"create": False, "name": worker_account},
             "kubernetes": {
                 "serviceAccount": {
@@ -623,7 +655,8 @@ def airflow_values(
             "metadataPoolSize": plan.metadata_pool_size,
             "resultBackendPoolSize": plan.result_backend_pool_size,
             "maxClientConn": plan.max_client_conn,
-            "sslmode": "require",
+            # No sslmode here: the chart only reads it to render its own pgbouncer.ini, which
+            # configSecretName replaces; TLS towards RDS is server_tls_sslmode in infra/pgbouncer.py.
             "metricsExporterSidecar": {
                 "statsSecretName": names.pgbouncer_stats,
                 "statsSecretKey": METADATA_SECRET_KEY,
@@ -635,5 +668,9 @@ def airflow_values(
         # Task logs live in S3 (remote logging); no PVC to lose, resize or pin to an AZ.
         "logs": {"persistence": {"enabled": False}},
     }
+    if pod_annotations:
+        values["airflowPodAnnotations"] = dict(pod_annotations)
     ChartValues.model_validate(values)
-    return values
+    # Security contexts and NetworkPolicies, checked by their own strict model (infra/airflow_security.py).
+    git_sync = isinstance(settings.dags, GitSyncDags)
+    return merge(values, security_values(settings.release_name, settings.ui_source_cidrs, git_sync=git_sync))

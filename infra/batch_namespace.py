@@ -33,13 +33,16 @@ IMDS_CIDR = "169.254.169.254/32"
 LAUNCHER_ROLE = "airflow-job-launcher"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "batch-platform"}
 
-# What KubernetesJobOperator does in the Job's namespace (cncf.kubernetes provider 10.x): create
-# the Job, follow it and its pods (also from the triggerer in deferrable mode), stream the pod's
-# log into the task log, and delete both on completion or kill.
+# What the batch operator (dags/batch_platform/job_operator.py over the provider's
+# KubernetesJobOperator, cncf.kubernetes 10.x) does in the Job's namespace: find the run's Jobs,
+# create one, follow it and its pods (also from the triggerer in deferrable mode), stream the pod's
+# log into the task log, label the followed pod "already_checked" when done (pods patch; refused,
+# the provider only logs it), and delete the Job when killed or when it never gets a pod.
+# tests/dags/test_job_launch.py runs the operator against an API that enforces exactly these rules.
 LAUNCHER_RULES: list[dict[str, Any]] = [
     {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "get", "list", "watch", "patch", "delete"]},
     {"apiGroups": ["batch"], "resources": ["jobs/status"], "verbs": ["get", "list", "watch"]},
-    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "delete"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "patch", "delete"]},
     {"apiGroups": [""], "resources": ["pods/status"], "verbs": ["get"]},
     {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
     {"apiGroups": [""], "resources": ["events"], "verbs": ["get", "list", "watch"]},

@@ -23,6 +23,10 @@ What is built with which package, and why:
     node groups, where it would wait for a node until the add-on times out. The EBS CSI driver is
     not offered by pulumi-eks and needs its own IRSA role.
 
+Lookups made before registering (``infra.cluster_access``, ``infra.node_scaling``): whether the
+cluster exists yet and, if so, the creator recorded on it and its node groups' live sizes. They
+answer differently on the first run and on later ones, and the program is written for both.
+
 Nodes run only in the private subnets, with IMDSv2 required and a hop limit of 1 (pods cannot
 borrow the node role; they use IRSA), no SSH key (SSM Session Manager instead), and a node role
 with only the AWS managed policies nodes need. Each node group's ``release_version`` is, on every
@@ -41,7 +45,16 @@ import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
+from infra.cluster_access import (
+    CREATOR_TAG,
+    admin_entries,
+    creator_tag_value,
+    existing_cluster,
+    principal_key,
+    recorded_creator,
+)
 from infra.log_groups import service_log_group
+from infra.node_scaling import IGNORED_DESIRED_SIZE, Sizes, group_of_role, scaling_decision
 from infra.amis import EKS_AMI_TYPES, AmiFamily, release_from_record, release_parameter, root_volumes
 from infra.irsa import irsa_role
 from infra.scheduling import (
@@ -85,7 +98,8 @@ class NodeGroupSpec:
     min_size: int
     max_size: int
     desired_size: int
-    """Initial size only: the Cluster Autoscaler owns it afterwards, so later changes are ignored."""
+    """Initial size only: the Cluster Autoscaler owns it afterwards, so later changes are ignored,
+    except that new bounds move the live size into them (``infra.node_scaling``)."""
 
     capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
     """ON_DEMAND by default: SPOT nodes can be reclaimed mid-Job."""
@@ -140,8 +154,9 @@ class ClusterArgs:
     """Empty (default): the API is reachable only from the VPC."""
 
     admin_role_arns: Sequence[str] = ()
-    """Roles given AmazonEKSClusterAdminPolicy through access entries. The identity running
-    ``pulumi up`` is admin as well: pulumi-eks always sets bootstrapClusterCreatorAdminPermissions."""
+    """Roles given AmazonEKSClusterAdminPolicy through access entries. The principal that created
+    the cluster is admin already (pulumi-eks always sets bootstrapClusterCreatorAdminPermissions) and
+    gets no entry of ours, whether or not it is listed: see ``infra.cluster_access``."""
 
     log_types: Sequence[str] = ("api", "audit", "authenticator")
     log_retention_days: int = 365
@@ -260,6 +275,27 @@ class Cluster(pulumi.ComponentResource):
             parent=self,
         )
 
+        invoke = pulumi.InvokeOptions(parent=self)
+        exists = existing_cluster(aws.eks.get_clusters(opts=invoke).names or [], cluster_name)
+        if exists:
+            # Later runs (and retries): the creator recorded at creation, whoever runs this one.
+            creator = recorded_creator(aws.eks.get_cluster(name=cluster_name, opts=invoke).tags)
+            self._live_groups = aws.eks.get_node_groups(cluster_name=cluster_name, opts=invoke).names or []
+        else:
+            # First run (or the recreate after a destroy): EKS makes this run's identity the creator.
+            caller = aws.get_caller_identity(opts=invoke).arn
+            issuer = aws.iam.get_session_context(arn=caller, opts=invoke).issuer_arn
+            key = principal_key(issuer)
+            creator = creator_tag_value(key) if key else None
+            self._live_groups = []
+        self.creator = creator
+        """The cluster creator's principal key (``infra.cluster_access``), or None when unknown."""
+        entry_roles = admin_entries(args.admin_role_arns, creator)
+        if creator and len(entry_roles) < len(args.admin_role_arns):
+            pulumi.log.info(
+                f"{creator} created the cluster and is its admin through EKS's own access entry: no second entry", self
+            )
+
         public_cidrs = list(args.endpoint_public_access_cidrs)
         self.eks = eks.Cluster(
             f"{name}-eks",
@@ -282,7 +318,7 @@ class Cluster(pulumi.ComponentResource):
                             )
                         },
                     )
-                    for arn in args.admin_role_arns
+                    for arn in entry_roles
                 },
                 encryption_config_key_arn=secrets_key.arn,
                 enabled_cluster_log_types=list(args.log_types),
@@ -297,6 +333,8 @@ class Cluster(pulumi.ComponentResource):
                 # coredns is created below, after the node groups, with system-group placement.
                 coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=False),
                 tags=args.tags,
+                # Written at creation and sent unchanged afterwards (read back above).
+                cluster_tags={CREATOR_TAG: creator} if creator else None,
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
         )
@@ -453,6 +491,16 @@ class Cluster(pulumi.ComponentResource):
             opts=child,
         )
 
+        live_name = group_of_role(self._live_groups, f"{role}-")
+        live = None
+        if live_name is not None:
+            found = aws.eks.get_node_group(
+                cluster_name=cluster_name, node_group_name=live_name, opts=pulumi.InvokeOptions(parent=self)
+            ).scaling_configs
+            if found:
+                live = Sizes(found[0].min_size, found[0].max_size, found[0].desired_size)
+        scaling = scaling_decision(Sizes(spec.min_size, spec.max_size, spec.desired_size), live)
+
         max_unavailable, percentage = spec.max_unavailable, spec.max_unavailable_percentage
         if percentage is not None:
             max_unavailable = None
@@ -474,7 +522,7 @@ class Cluster(pulumi.ComponentResource):
                 id=template.id, version=template.latest_version.apply(str)
             ),
             scaling_config=aws.eks.NodeGroupScalingConfigArgs(
-                min_size=spec.min_size, max_size=spec.max_size, desired_size=spec.desired_size
+                min_size=spec.min_size, max_size=spec.max_size, desired_size=scaling.desired_size
             ),
             update_config=aws.eks.NodeGroupUpdateConfigArgs(
                 max_unavailable=max_unavailable, max_unavailable_percentage=percentage
@@ -486,8 +534,9 @@ class Cluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=[self.eks, *attachments],
-                # The Cluster Autoscaler owns the desired size once the group exists.
-                ignore_changes=["scalingConfig.desiredSize"],
+                # The Cluster Autoscaler owns the desired size once the group exists, except when new
+                # bounds must move it (infra.node_scaling).
+                ignore_changes=[IGNORED_DESIRED_SIZE] if scaling.ignore_desired else [],
             ),
         )
 

@@ -177,7 +177,8 @@ class Network(pulumi.ComponentResource):
             vpc_id=self.vpc.id,
             service_name=pulumi.Output.concat("com.amazonaws.", aws.get_region_output(opts=pulumi.InvokeOutputOptions(parent=self)).region, ".s3"),
             vpc_endpoint_type="Gateway",
-            route_table_ids=[rt.id for rt in private_route_tables] + [database_rt.id],
+            # The per-AZ tables last, so adding an AZ appends to the list instead of shifting it.
+            route_table_ids=[database_rt.id] + [rt.id for rt in private_route_tables],
             tags=tags("s3"),
             opts=child,
         )

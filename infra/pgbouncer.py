@@ -73,6 +73,7 @@ CONNECTIONS_PER_PROCESS = SQLALCHEMY_POOL_SIZE + SQLALCHEMY_MAX_OVERFLOW
 BOOTSTRAP_JOB_PROCESSES = 2
 
 LISTEN_PORT = 6543
+MAX_PREPARED_STATEMENTS = 200
 # The [databases] entry Airflow connects to; PgBouncer maps it to the RDS database.
 METADATA_DATABASE_ALIAS = "airflow-metadata"
 
@@ -206,6 +207,10 @@ def pgbouncer_ini(login: DatabaseLogin, plan: PoolPlan) -> str:
         f"max_client_conn = {plan.max_client_conn}",
         # Hard ceiling per replica even if a pool is resized by hand.
         f"max_db_connections = {plan.metadata_pool_size}",
+        # Airflow's async engine (asyncpg) uses protocol-level named prepared statements, which
+        # transaction pooling breaks unless PgBouncer tracks them (PgBouncer 1.21+; the chart's
+        # image has 1.23, where the default is 0, i.e. off).
+        f"max_prepared_statements = {MAX_PREPARED_STATEMENTS}",
         # RDS enforces TLS (rds.force_ssl); require encrypts every server connection. verify-full
         # also needs the RDS CA bundle mounted (pgbouncer.ssl.ca); see docs/airflow.md.
         "server_tls_sslmode = require",
@@ -232,10 +237,15 @@ def airflow_connection_via_pgbouncer(login: DatabaseLogin, pgbouncer_host: str) 
 
     Airflow to PgBouncer stays inside the cluster without TLS (PgBouncer has no client
     certificate); the password is not sent in clear (SCRAM). PgBouncer to RDS is TLS.
+
+    No ``sslmode`` in the query: Airflow derives its async engine's URI from this one by only
+    changing the driver (``postgresql+asyncpg``), and asyncpg refuses ``sslmode`` as an unknown
+    keyword, which breaks every async metadata query. Both drivers then default to ``prefer``:
+    PgBouncer, without client TLS, declines the SSL request and the session goes on in plain text.
     """
     return (
         f"postgresql://{quote(login.user, safe='')}:{quote(login.password, safe='')}"
-        f"@{pgbouncer_host}:{LISTEN_PORT}/{METADATA_DATABASE_ALIAS}?sslmode=disable"
+        f"@{pgbouncer_host}:{LISTEN_PORT}/{METADATA_DATABASE_ALIAS}"
     )
 
 

@@ -1,26 +1,19 @@
-"""Airflow plugin of the batch platform: registers the Jenkins cron timetable with the scheduler.
+"""Airflow plugin of the batch platform: registers the Jenkins cron timetable with every component.
 
 Airflow only deserializes custom timetables that a plugin registers, and it registers them by their
-import path. The timetable lives in the DAG bundle (``dags/batch_platform``), so that DAG files and
-the plugin share one class: the DAG processor imports it as ``batch_platform.timetable`` because the
-DAG folder is on its ``sys.path``. The scheduler and API server do not parse DAG files and need not
-have the DAG folder on ``sys.path``, so this plugin puts it there (the configured ``[core]
-dags_folder``) before importing the class. Deploy this file into ``$AIRFLOW_HOME/plugins`` of every
-Airflow component (see docs/migrating-from-jenkins.md, "Deploying").
+import path (``batch_platform.timetable.JenkinsCronTimetable``). The scheduler and the API server
+deserialize every DAG but have no DAG folder (the chart mounts none into them when a DAG processor
+runs), so the class comes from the DAG library installed in the platform image
+(``images/airflow/library``), never from the DAG folder: the DAG processor, whose DAG files import
+``batch_platform``, finds that same installed copy first. The image puts this file into Airflow's
+default plugins folder, ``$AIRFLOW_HOME/plugins``, which every component reads (docs/airflow-image.md).
 """
 
 from __future__ import annotations
 
-import sys
-
-from airflow.configuration import conf
 from airflow.plugins_manager import AirflowPlugin
 
-_dags_folder = conf.get("core", "dags_folder")
-if _dags_folder and _dags_folder not in sys.path:
-    sys.path.append(_dags_folder)
-
-from batch_platform.timetable import JenkinsCronTimetable  # noqa: E402 - needs the path above
+from batch_platform.timetable import JenkinsCronTimetable
 
 
 class BatchPlatformPlugin(AirflowPlugin):

@@ -9,8 +9,10 @@ times out after 20 minutes.
 
 The first deploy into an account is the one case where the image cannot exist yet: its repository is
 created by that same update. The release is then installed without waiting for ready pods (Helm's
-wait would only time out); ``make image`` pushes the tag and the pods start by themselves. Every later
-update finds the repository, checks the image and waits for the release as usual.
+wait would only time out); ``make image`` pushes the tag and the pods start by themselves. A retry of
+a first deploy that failed after creating the repository finds it *empty*, which no completed deploy
+leaves behind (each one needed an image there), and is treated the same way. Every later update
+finds images in the repository, checks that this tag is one of them and waits for the release.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def missing_image_problem(stack: str, repository: str, tag: str, *, explicit: bo
         )
     else:
         expected = (
-            f"{where} (the tag is the content tag of this checkout: images/airflow and plugins/): build and "
+            f"{where} (the tag is the content tag of this checkout: images/airflow, dags/batch_platform and plugins/): build and "
             f"push it first with make image STACK={stack}"
         )
     return Problem("airflow.image.tag", tag, expected)
@@ -111,7 +113,7 @@ def build_tag(config: StackConfig, stack: str) -> str:
 def build_airflow_image(config: StackConfig, stack: str, *, project: str, aws_provider: aws.Provider) -> AirflowImage:
     """Register the stack's image repository and resolve the image the Airflow release runs.
 
-    Raises StackConfigError when the stack's own repository exists but holds no image with the tag.
+    Raises StackConfigError when the stack's own repository holds images, but none with the tag.
     """
     name = image_repository_name(project, stack)
     repository = ImageRepository(
@@ -135,8 +137,17 @@ def build_airflow_image(config: StackConfig, stack: str, *, project: str, aws_pr
             f"STACK={stack}; the pods start once it exists."
         )
         return AirflowImage(repository.url, tag, False, repository.url)
-    found = aws.ecr.get_images(repository_name=name, opts=pulumi.InvokeOptions(provider=aws_provider))
-    if tag not in image_tags(found.image_ids):
+    found = image_tags(aws.ecr.get_images(repository_name=name, opts=pulumi.InvokeOptions(provider=aws_provider)).image_ids)
+    if not found:
+        # Every completed deploy required an image in this repository, so an empty one means the first
+        # deploy has not completed yet (it failed after creating the repository): same as the first.
+        pulumi.log.warn(
+            f"the ECR repository {name} holds no image yet (the first deploy has not completed): the Airflow "
+            f"release is installed without waiting for its pods. Still missing: the image {tag}; push it with "
+            f"make image STACK={stack}; the pods start once it exists."
+        )
+        return AirflowImage(repository.url, tag, False, repository.url)
+    if tag not in found:
         raise StackConfigError(
             f"Pulumi.{stack}.yaml", [missing_image_problem(stack, name, tag, explicit=wanted.tag is not None)]
         )

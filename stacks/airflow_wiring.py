@@ -8,7 +8,7 @@ keyword arguments and gets back the stack outputs of this part (``airflow_namesp
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -23,14 +23,39 @@ from infra.batch_namespace import (
     BatchQuota,
     ServiceAccountRef,
 )
+from infra.batch_secrets import BatchSecrets, BatchSecretsArgs
 from infra.cidr import plan_subnets
+from infra.git_ssh_key import GIT_SSH_KEY, GitSshKey, GitSshKeyArgs
+from infra.database import POSTGRES_PORT
 from infra.pgbouncer import PoolPlanError
 from stacks.airflow_image import AirflowImage
 from stacks.config import Problem, StackConfig, StackConfigError
+from stacks.data import durable_secret_prefix
 
 # The Airflow components that run KubernetesJobOperator (task pods) or wait for it (triggerer,
 # deferrable mode). The scheduler never touches the batch namespace with the KubernetesExecutor.
 JOB_LAUNCHERS = ("worker", "triggerer")
+
+
+GIT_SSH_KEY_VERSION_ANNOTATION = "batch-platform/git-ssh-key-version"
+
+
+def git_ssh_key_secret_name(project: str, stack: str) -> str:
+    """Secrets Manager name of the git-sync deploy key: fixed per stack, so a recreate finds it.
+
+    The DR rehearsal imports this (or reads the stack output ``git_ssh_key_secret_name``)."""
+    return f"{durable_secret_prefix(project, stack)}/{GIT_SSH_KEY}"
+
+
+def batch_secrets_prefix(project: str, stack: str) -> str:
+    """Secrets Manager prefix of the batch Jobs' secrets (``infra.batch_secrets``): operators own them."""
+    return f"{project}/{stack}/batch/secrets"
+
+
+def needs_git_ssh_key(config: StackConfig) -> bool:
+    """Whether the stack pulls its DAGs over SSH, with a deploy key."""
+    dags = config.airflow.dags
+    return dags.source == "git_sync" and dags.git_sync.uses_ssh and bool(dags.git_sync.ssh_key_secret)
 
 
 def airflow_settings(config: StackConfig) -> AirflowSettings:
@@ -66,6 +91,10 @@ def airflow_settings(config: StackConfig) -> AirflowSettings:
         admin_email=a.admin.email,
         api_base_url=f"https://{a.ui.hostname}" if a.ui.hostname else None,
         kubernetes_version=config.cluster.kubernetes_version,
+        # The internal NLB reaches the API servers through the nodes (source NAT to a node address).
+        ui_source_cidrs=(str(config.network.vpc_cidr),),
+        database_cidrs=tuple(str(c) for c in plan_subnets(config.network.vpc_cidr, config.network.az_count).database),
+        database_port=POSTGRES_PORT,
     )
 
 
@@ -117,6 +146,8 @@ def build_airflow(
     admin_password: Optional[pulumi.Input[str]] = None,
     wait_for: Sequence[pulumi.Resource] = (),
     opts: Optional[pulumi.ResourceOptions] = None,
+    project: str = "batch-platform",
+    batch_secrets: Optional[Mapping[str, Mapping[str, str]]] = None,
 ) -> dict[str, Any]:
     """Register Airflow and the batch namespace; return their stack outputs.
 
@@ -124,6 +155,10 @@ def build_airflow(
     ``opts`` carries the AWS provider (``providers={"aws": ...}``) for the IAM roles and the
     Secrets Manager secrets. Raises StackConfigError before registering anything when the database
     instance class cannot carry PgBouncer's pools.
+
+    With DAGs over SSH, the deploy key is the durable secret ``git_ssh_key_secret_name``
+    (``infra.git_ssh_key``), copied into the Airflow namespace; while it has no value the release is
+    installed without waiting (its git-sync containers cannot start) and a warning says what to run.
     """
     settings = airflow_settings(config)
     try:
@@ -132,6 +167,21 @@ def build_airflow(
         raise StackConfigError(
             f"Pulumi.{stack}.yaml", [Problem("database.instance_class", database_instance_class, str(exc))]
         ) from None
+
+    git_key = None
+    await_release = image.await_release
+    if needs_git_ssh_key(config):
+        git_key = GitSshKey(
+            f"{stack}-git-ssh-key", GitSshKeyArgs(secret_name=git_ssh_key_secret_name(project, stack)), opts=opts
+        )
+        if not git_key.has_value:
+            await_release = False
+            pulumi.log.warn(
+                f"the git-sync deploy key {git_key.name} has no value yet: the Airflow release is installed without "
+                "waiting for its pods (git-sync cannot read the DAG repository). Still missing: the key; set it with "
+                f"aws secretsmanager put-secret-value --secret-id {git_key.name} --secret-string file://deploy_key "
+                "and run pulumi up again."
+            )
 
     airflow = Airflow(
         f"{stack}-airflow",
@@ -151,8 +201,14 @@ def build_airflow(
             task_log_bucket_arn=task_log_bucket_arn,
             image_repository=image.repository,
             image_tag=image.tag,
-            await_release=image.await_release,
+            await_release=await_release,
             ui=ui_settings(config),
+            git_ssh_key=git_key.value if git_key is not None else None,
+            # The chart mounts the key with subPath, which running containers never refresh: a new
+            # version (a rotation) rolls the pods.
+            pod_annotations={GIT_SSH_KEY_VERSION_ANNOTATION: git_key.version_id}
+            if git_key is not None and git_key.version_id
+            else {},
         ),
         opts=opts,
     )
@@ -167,9 +223,19 @@ def build_airflow(
         ),
         opts=opts,
     )
-    return {
+    providers = dict(opts.providers) if opts is not None and isinstance(opts.providers, dict) else {}
+    BatchSecrets(
+        f"{stack}-batch-secrets",
+        BatchSecretsArgs(contents=batch_secrets or {}, namespace=batch.namespace, namespace_name=config.batch.namespace),
+        opts=pulumi.ResourceOptions(providers={**providers, "kubernetes": kubernetes_provider}),
+    )
+    outputs: dict[str, Any] = {
         "airflow_namespace": airflow.namespace,
         "airflow_url": airflow.url,
         "airflow_load_balancer": airflow.load_balancer,
         "batch_namespace": batch.namespace,
     }
+    if git_key is not None:
+        outputs["git_ssh_key_secret_name"] = git_key.name
+        outputs["git_ssh_key_secret_arn"] = git_key.arn
+    return outputs

@@ -1,6 +1,8 @@
 """Command line of the stack tools.
 
     python -m stacks plan <stack> [--json]   offline plan: what the stack would create, no cloud needed
+    python -m stacks plan <stack> --compare <saved.json> [--json]
+                                             what changed since a plan saved with --json: added, removed, changed inputs
     python -m stacks dr-rehearsal <stack>    destroy and recreate a stack from a snapshot, prove nothing was lost
     python -m stacks image-tag <stack>       the Airflow image tag make image builds and pushes for the stack
     python -m stacks patch-nodes <stack>     roll the node groups to the AMI release the stack should run, and prove it
@@ -36,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", help="show what a stack would create, offline (Pulumi mocks)")
     plan.add_argument("stack", help="stack name: a Pulumi.<stack>.yaml next to Pulumi.yaml")
     plan.add_argument("--json", action="store_true", help="print a JSON document instead of the tree")
+    plan.add_argument(
+        "--compare",
+        type=Path,
+        metavar="SAVED_PLAN",
+        help="compare with a plan saved earlier with --json: resources added, removed and with changed inputs",
+    )
 
     dr = commands.add_parser(
         "dr-rehearsal",
@@ -144,10 +152,29 @@ def _check_stack(stack: str, root: Path) -> str | None:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    import json
+
     from stacks.offline import run_plan
+    from stacks.offline.compare import SavedPlanError, compare_documents, comparison_document, load_saved_plan, render_comparison
     from stacks.offline.render import render_json, render_text
 
+    saved = None
+    if args.compare is not None:
+        try:
+            saved = load_saved_plan(args.compare)  # a bad file stops here, before the plan runs
+        except SavedPlanError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     plan = run_plan(args.stack, args.project_dir)
+    if saved is not None:
+        # Through JSON, as the saved document went: both sides then hold the same value types.
+        current = json.loads(render_json(plan))
+        comparison = compare_documents(saved, current)
+        if args.json:
+            sys.stdout.write(json.dumps(comparison_document(comparison), indent=2, sort_keys=True, default=str) + "\n")
+        else:
+            sys.stdout.write(render_comparison(comparison, str(args.compare)))
+        return 0
     sys.stdout.write(render_json(plan) if args.json else render_text(plan))
     return 0
 

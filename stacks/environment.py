@@ -16,9 +16,11 @@ from infra.cluster_autoscaler import ClusterAutoscaler, ClusterAutoscalerArgs
 from infra.database import POSTGRES_PORT
 from infra.network import Network, NetworkArgs
 from stacks.airflow_image import build_airflow_image
-from stacks.airflow_wiring import build_airflow
+from infra.batch_secrets import read_batch_secrets
+from stacks.airflow_wiring import batch_secrets_prefix, build_airflow
 from stacks.config import Problem, StackConfig, StackConfigError
 from stacks.data import build_data_stores
+from stacks.names import stack_name_problems
 from stacks.patching.releases import record_parameter
 
 PROJECT = "batch-platform"
@@ -31,6 +33,10 @@ def default_tags(config: StackConfig, stack: str) -> dict[str, str]:
 
 def build_environment(config: StackConfig, stack: str) -> dict[str, Any]:
     """Register every resource of the environment and return the stack outputs (name -> value)."""
+    # Before anything registers: every AWS name derived from the stack's name must be one AWS accepts.
+    problems = stack_name_problems(PROJECT, stack, config.region)
+    if problems:
+        raise StackConfigError(f"Pulumi.{stack}.yaml", problems)
     aws_provider = aws.Provider(
         "aws",
         region=config.region,
@@ -39,7 +45,8 @@ def build_environment(config: StackConfig, stack: str) -> dict[str, Any]:
     on_aws = pulumi.ResourceOptions(providers={"aws": aws_provider})
 
     zones = aws.get_availability_zones(
-        state="available",
+        # No filter on the zones' current state: a zone "impaired" during an AWS event must not drop
+        # out of the list, or the next `up` would shift every subnet to other zones (and replace them).
         # Local Zones and Wavelength Zones are opt-in and lack most services: regular AZs only.
         filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
         opts=pulumi.InvokeOptions(provider=aws_provider),
@@ -51,8 +58,12 @@ def build_environment(config: StackConfig, stack: str) -> dict[str, Any]:
             [Problem("network.az_count", wanted, f"{config.region} has only {len(zones.names)} AZs available: {zones.names}")],
         )
 
-    # First after the provider: a missing Airflow image fails the update before anything else changes.
+    # First after the provider: a missing Airflow image or a malformed batch secret fails the update
+    # before anything else changes.
     airflow_image = build_airflow_image(config, stack, project=PROJECT, aws_provider=aws_provider)
+    batch_secrets = read_batch_secrets(
+        batch_secrets_prefix(PROJECT, stack), pulumi.InvokeOptions(provider=aws_provider)
+    )
 
     network = Network(
         f"{stack}-network",
@@ -101,6 +112,8 @@ def build_environment(config: StackConfig, stack: str) -> dict[str, Any]:
         image=airflow_image,
         wait_for=cluster.system_ready,
         opts=on_aws,
+        project=PROJECT,
+        batch_secrets=batch_secrets,
     )
 
     return {

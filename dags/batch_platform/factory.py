@@ -21,6 +21,7 @@ from batch_platform import chains
 from batch_platform import settings as platform_settings
 from batch_platform.dag_file import dag_file_text  # noqa: F401 - part of the factory's interface
 from batch_platform.jenkins_cron import CronSpecError
+from batch_platform.security import operator_security_kwargs
 from batch_platform.spec import JobSpec, SpecError, load_spec
 from batch_platform.timetable import timetable_for
 
@@ -122,8 +123,8 @@ def job_operator_kwargs(spec: JobSpec, platform: platform_settings.PlatformSetti
                 **cfg,
             )
         ],
-        "volumes": [k8s.V1Volume(name="workspace", empty_dir=k8s.V1EmptyDirVolumeSource(**cfg), **cfg)],
-        "volume_mounts": [k8s.V1VolumeMount(name="workspace", mount_path=WORKSPACE_PATH, **cfg)],
+        # Security contexts, writable emptyDirs (workspace, /tmp) and the API token: security.py.
+        **operator_security_kwargs(spec, WORKSPACE_PATH),
         # One attempt per Job; Airflow retries instead (retries x backoff_limit would multiply).
         "backoff_limit": 0,
         "retries": spec.retries,
@@ -238,7 +239,7 @@ def dag_kwargs(spec: JobSpec, platform: platform_settings.PlatformSettings) -> d
 
 def build_dag(spec: JobSpec, platform: platform_settings.PlatformSettings | None = None):
     """The Airflow DAG for a validated spec."""
-    from airflow.providers.cncf.kubernetes.operators.job import KubernetesJobOperator
+    from batch_platform.job_operator import BatchJobOperator
     from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
     from airflow.sdk import DAG
 
@@ -246,7 +247,8 @@ def build_dag(spec: JobSpec, platform: platform_settings.PlatformSettings | None
     with DAG(**dag_kwargs(spec, platform)) as dag:
         run = None
         if spec.command is not None:
-            run = KubernetesJobOperator(**job_operator_kwargs(spec, platform), outlets=[chains.job_asset(spec.name)])
+            # The provider's KubernetesJobOperator, launching at most one Job per try (job_operator.py).
+            run = BatchJobOperator(**job_operator_kwargs(spec, platform), outlets=[chains.job_asset(spec.name)])
         for trigger in spec.triggers:
             task = TriggerDagRunOperator(**chains.trigger_kwargs(trigger))
             if run is not None:

@@ -148,6 +148,19 @@ class Resources(_Strict):
     requests: ResourceAmounts = ResourceAmounts(cpu="500m", memory="1Gi")
     limits: ResourceAmounts = ResourceAmounts(memory="1Gi")
 
+    @model_validator(mode="after")
+    def _request_within_limit(self) -> Resources:
+        from kubernetes.utils import parse_quantity
+
+        requests, limits = self.requests.as_dict(), self.limits.as_dict()
+        for name in sorted(set(requests) & set(limits)):
+            if parse_quantity(requests[name]) > parse_quantity(limits[name]):
+                raise ValueError(
+                    f"the {name} request {requests[name]} is above its limit {limits[name]}: "
+                    "Kubernetes refuses such a container"
+                )
+        return self
+
 
 class SlackNotification(_Strict):
     channel: Annotated[str, Field(min_length=1)]
@@ -174,6 +187,84 @@ class DownstreamTrigger(_Strict):
     conf: dict[str, str] = Field(default_factory=dict, description="run parameters; Jinja templates allowed")
     wait: bool = Field(default=False, description="wait for the downstream run to finish (a blocking trigger)")
     propagate: bool = Field(default=True, description="with wait: this run fails when the downstream run fails")
+
+
+# The user and group a batch container runs as unless its spec says otherwise: 65532 is the
+# conventional unprivileged "nonroot" user (distroless images); it needs no entry in /etc/passwd.
+DEFAULT_RUN_AS_USER = 65532
+DEFAULT_RUN_AS_GROUP = 65532
+# Linux IDs above this are not portable (user namespaces, most file systems store 32 bits, signed).
+MAX_ID = 2**31 - 1
+PSS = "the batch namespace enforces the Pod Security Standard 'restricted' (kubernetes.io, Pod Security Standards)"
+
+
+def _non_root_id(value: int) -> int:
+    if value == 0:
+        raise ValueError(f"0 is root: {PSS}, whose control 'Running as Non-root user' forbids runAsUser 0 "
+                         "(pick the UID the image expects, e.g. 1000)")
+    return value
+
+
+NonRootId = Annotated[int, Field(ge=0, le=MAX_ID), AfterValidator(_non_root_id)]
+
+
+# Where an empty volume would hide what the kernel, the runtime or Kubernetes mount (the service
+# account and IRSA tokens live under /var/run/secrets).
+RESERVED_PATHS = ("/proc", "/sys", "/dev", "/var/run/secrets", "/run/secrets")
+
+
+def _absolute_path(value: str) -> str:
+    if not value.startswith("/") or value != value.rstrip("/") or "//" in value or "/../" in f"{value}/" or value == "/":
+        raise ValueError("expected an absolute directory path such as /app/logs (no trailing slash, no '..', not '/')")
+    if any(value == reserved or value.startswith(reserved + "/") for reserved in RESERVED_PATHS):
+        raise ValueError(f"an empty volume there would hide what the system mounts; not under {', '.join(RESERVED_PATHS)}")
+    return value
+
+
+AbsolutePath = Annotated[str, Field(min_length=2, max_length=1024), AfterValidator(_absolute_path)]
+
+
+def _refused(rule: str):
+    def check(value: Any) -> Any:
+        if value:
+            raise ValueError(f"{PSS}, whose control {rule}; batch Jobs cannot ask for it")
+        return value
+
+    return check
+
+
+class JobSecurity(_Strict):
+    """How the job's container runs (docs/migrating-from-jenkins.md, "Security context").
+
+    Every field has the secure default; the UID/GID may change (an image built for a fixed user),
+    never to root. The privilege fields exist only to refuse them with the rule they break.
+    """
+
+    run_as_user: NonRootId = Field(DEFAULT_RUN_AS_USER, description="UID of the container's processes (never 0)")
+    run_as_group: NonRootId = Field(DEFAULT_RUN_AS_GROUP, description="primary GID of the container's processes (never 0)")
+    fs_group: NonRootId | None = Field(default=None, description="group owning the writable volumes; default run_as_group")
+    service_account_token: bool = Field(
+        default=False,
+        description="mount a Kubernetes API token (IRSA for AWS needs none: the EKS webhook projects its own)",
+    )
+    read_only_root_filesystem: bool = Field(
+        default=True, description="false only for an image that writes outside /tmp, the workspace and writable_paths"
+    )
+    writable_paths: list[AbsolutePath] = Field(
+        default_factory=list, description="more writable directories (emptyDir per path), e.g. /app/logs"
+    )
+    allow_privilege_escalation: Annotated[bool, AfterValidator(_refused(
+        "'Privilege Escalation' requires allowPrivilegeEscalation: false"))] = False
+    privileged: Annotated[bool, AfterValidator(_refused(
+        "'Privileged Containers' forbids privileged: true"))] = False
+    add_capabilities: Annotated[list[str], AfterValidator(_refused(
+        "'Capabilities' requires drop: [ALL] and allows adding back only NET_BIND_SERVICE, which a non-root batch Job cannot use"))] = Field(
+        default_factory=list
+    )
+
+    @property
+    def effective_fs_group(self) -> int:
+        return self.run_as_group if self.fs_group is None else self.fs_group
 
 
 class JobSpec(_Strict):
@@ -205,6 +296,7 @@ class JobSpec(_Strict):
         "their Assets, alone or together with its cron schedule")
     tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(default_factory=list)
     jenkins: JenkinsOrigin | None = None
+    security: JobSecurity = JobSecurity()
 
     @model_validator(mode="after")
     def _batch_step_or_triggers_only(self) -> JobSpec:

@@ -7,7 +7,8 @@ own ``CronTriggerTimetable`` instead, which reads best in the UI.
 
 The scheduler only deserializes custom timetables that a plugin registers: see
 ``plugins/batch_platform_plugin.py``. The class must therefore be importable under the same name
-(``batch_platform.timetable.JenkinsCronTimetable``) in the DAG processor and in the scheduler.
+(``batch_platform.timetable.JenkinsCronTimetable``) in the DAG processor, the scheduler and the API
+server: the platform image installs this package for that (``images/airflow/library``).
 
 Run semantics match ``CronTriggerTimetable`` for DAGs with ``catchup=False`` and no start date, the
 way the DAG factory builds them: each run's logical date is its fire time (a zero-length data

@@ -97,7 +97,8 @@ class GitSyncConfig(Section):
     ssh_key_secret: Optional[str] = Field(
         None,
         pattern=K8S_NAME,
-        description="Kubernetes Secret (Airflow namespace) holding the deploy key under the key gitSshKey.",
+        description="Name of the Kubernetes Secret (Airflow namespace, key gitSshKey) the stack writes the deploy "
+        "key into, from the durable Secrets Manager secret batch-platform/<stack>/airflow/git-ssh-key.",
     )
     known_hosts: Optional[str] = Field(None, description="known_hosts lines of the git host (public keys).")
     period_seconds: int = Field(60, ge=10, le=3600, description="Seconds between pulls.")
@@ -137,7 +138,7 @@ class DagsConfig(Section):
                         Problem(
                             f"{path}.git_sync.ssh_key_secret",
                             git.ssh_key_secret,
-                            "required for an SSH repository URL: the Kubernetes Secret holding the deploy key",
+                            "required for an SSH repository URL: the Kubernetes Secret the stack writes the deploy key into",
                         )
                     )
                 if not git.known_hosts:

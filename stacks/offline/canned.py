@@ -222,11 +222,14 @@ def _secret_arn(name: str, region: str) -> str:
     return f"arn:aws:secretsmanager:{region}:{ACCOUNT_ID}:secret:{name}-offline"
 
 
-def secrets_found(names: _Sequence[str], with_value: bool = True) -> dict[str, InvokeAnswer]:
+def secrets_found(
+    names: _Sequence[str], with_value: bool = True, without_value: _Sequence[str] = ()
+) -> dict[str, InvokeAnswer]:
     """Answers of an account that already holds the secrets ``names`` (exact names).
 
     ``with_value=False``: the secrets exist but hold no version yet (an earlier run failed between
-    creating a secret and storing its value).
+    creating a secret and storing its value, or an operator has not set it). ``without_value``: the
+    names among ``names`` that hold no version (the others do).
     """
 
     def get_secrets(args: dict[str, Any], region: str) -> dict[str, Any]:
@@ -235,9 +238,10 @@ def secrets_found(names: _Sequence[str], with_value: bool = True) -> dict[str, I
         return {"arns": [_secret_arn(n, region) for n in hits], "names": hits, "filters": args.get("filters"), "id": region}
 
     def get_versions(args: dict[str, Any], region: str) -> dict[str, Any]:
+        has_value = with_value and args.get("secretId") not in {_secret_arn(n, region) for n in without_value}
         versions = (
             [{"versionId": OFFLINE_VERSION_ID, "versionStages": ["AWSCURRENT"], "createdTime": "2026-01-01T00:00:00Z", "lastAccessedDate": "2026-01-01T00:00:00Z"}]
-            if with_value
+            if has_value
             else []
         )
         return {"secretId": args.get("secretId"), "arn": args.get("secretId"), "name": args.get("secretId"), "versions": versions, "id": args.get("secretId")}
@@ -412,3 +416,91 @@ def log_groups_found(names: _Sequence[str]) -> dict[str, InvokeAnswer]:
 
 
 INVOKES.update(log_groups_found([]))
+
+
+# --- EKS: the cluster, its creator and its node groups (issue 11) ---------------------------------
+#
+# The default answers describe a fresh account: no EKS cluster, so the program records this run's
+# identity as the cluster's creator and sends the stack file's initial node-group sizes.
+# ``clusters_found`` builds the answers of an account where the cluster already runs (a second run,
+# a retry after a failed first run): its tags (the recorded creator) and its node groups' live sizes.
+
+
+def _session_context(args: dict[str, Any], region: str) -> dict[str, Any]:
+    """GetSessionContext: the role behind an assumed-role ARN (offline roles have no path)."""
+    import re
+
+    arn = args.get("arn") or ""
+    sts = re.match(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/(.+)$", arn)
+    if sts:
+        partition, account, name, session = sts.groups()
+        return {
+            "arn": arn,
+            "issuerArn": f"arn:{partition}:iam::{account}:role/{name}",
+            "issuerId": PLACEHOLDER,
+            "issuerName": name,
+            "sessionName": session,
+            "id": arn,
+        }
+    return {"arn": arn, "issuerArn": arn, "issuerId": PLACEHOLDER, "issuerName": "", "sessionName": "", "id": arn}
+
+
+def caller_identity(arn: str) -> dict[str, InvokeAnswer]:
+    """Answers for a run made by the identity ``arn`` (e.g. an assumed-role session)."""
+
+    account = arn.split(":")[4] or ACCOUNT_ID
+
+    def answer(args: dict[str, Any], region: str) -> dict[str, Any]:
+        return {"accountId": account, "arn": arn, "userId": PLACEHOLDER, "id": account}
+
+    return {"aws:index/getCallerIdentity:getCallerIdentity": answer}
+
+
+def clusters_found(
+    clusters: _Mapping[str, dict[str, Any]],
+) -> dict[str, InvokeAnswer]:
+    """Answers of an account where the EKS clusters ``clusters`` exist.
+
+    ``clusters``: name -> {"tags": {...}, "node_groups": {group name: (min, max, desired)}}.
+    """
+
+    def get_clusters(args: dict[str, Any], region: str) -> dict[str, Any]:
+        return {"names": sorted(clusters), "id": region, "region": region}
+
+    def get_cluster(args: dict[str, Any], region: str) -> dict[str, Any]:
+        name = args.get("name")
+        if name not in clusters:
+            raise ValueError(f"ResourceNotFoundException: No cluster found for name: {name} (offline)")
+        return {"name": name, "id": name, "tags": dict(clusters[name].get("tags") or {}), "status": "ACTIVE"}
+
+    def get_node_groups(args: dict[str, Any], region: str) -> dict[str, Any]:
+        name = args.get("clusterName")
+        if name not in clusters:
+            raise ValueError(f"ResourceNotFoundException: No cluster found for name: {name} (offline)")
+        groups = sorted((clusters[name].get("node_groups") or {}))
+        return {"clusterName": name, "names": groups, "id": name}
+
+    def get_node_group(args: dict[str, Any], region: str) -> dict[str, Any]:
+        cluster, group = args.get("clusterName"), args.get("nodeGroupName")
+        groups = (clusters.get(cluster) or {}).get("node_groups") or {}
+        if group not in groups:
+            raise ValueError(f"ResourceNotFoundException: No node group found for name: {group} (offline)")
+        low, high, desired = groups[group]
+        return {
+            "clusterName": cluster,
+            "nodeGroupName": group,
+            "id": f"{cluster}:{group}",
+            "scalingConfigs": [{"minSize": low, "maxSize": high, "desiredSize": desired}],
+            "status": "ACTIVE",
+        }
+
+    return {
+        "aws:eks/getClusters:getClusters": get_clusters,
+        "aws:eks/getCluster:getCluster": get_cluster,
+        "aws:eks/getNodeGroups:getNodeGroups": get_node_groups,
+        "aws:eks/getNodeGroup:getNodeGroup": get_node_group,
+    }
+
+
+INVOKES.update(clusters_found({}))
+INVOKES["aws:iam/getSessionContext:getSessionContext"] = _session_context

@@ -143,7 +143,7 @@ def render_text(plan: Plan) -> str:
         lines.append(f"  {key} = {_short(plan.outputs[key])}")
     lines += ["", "Offline placeholders (canned invoke answers, not read from AWS):"]
     seen = set()
-    for invoke in plan.invokes:
+    for invoke in sorted(plan.invokes, key=_invoke_key):
         shown = f"  {invoke.token}({_short(invoke.args)}) -> {_short(invoke.result)}"
         if shown not in seen:
             seen.add(shown)
@@ -174,11 +174,16 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "totals": dict(sorted(Counter(r.type for r in plan.resources).items())),
         "outputs": plan.outputs,
         "secretOutputs": plan.secret_outputs,
+        # Sorted: invokes made from Outputs run concurrently, so their recorded order varies.
         "placeholders": [
             {"invoke": i.token, "args": i.args, "result": i.result, "note": "offline placeholder, not read from AWS"}
-            for i in plan.invokes
+            for i in sorted(plan.invokes, key=_invoke_key)
         ],
     }
+
+
+def _invoke_key(invoke) -> tuple[str, str]:
+    return invoke.token, json.dumps(invoke.args, sort_keys=True, default=str)
 
 
 def render_json(plan: Plan) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
 
@@ -11,20 +10,7 @@ from batch_platform import settings as platform_settings
 from batch_platform.factory import build_dag, dag_from_spec_file, job_operator_kwargs
 from batch_platform.spec import parse_spec_data
 from tests.airflow_env import DAGS_FOLDER
-
-KUBECONFIG = """apiVersion: v1
-kind: Config
-clusters:
-- cluster: {server: "https://127.0.0.1:6443"}
-  name: offline
-contexts:
-- context: {cluster: offline, user: offline}
-  name: offline
-current-context: offline
-users:
-- name: offline
-  user: {token: not-a-real-token}
-"""
+from tests.job_render import offline_kubernetes_connection, render_job
 
 FULL_SPEC = {
     "name": "team-a.nightly.export",
@@ -54,39 +40,9 @@ FULL_SPEC = {
 
 @pytest.fixture(scope="module")
 def kubeconfig(tmp_path_factory):
-    """A kubeconfig for a cluster that is never contacted: the hook only reads it.
-
-    Given through the Airflow connection the operator uses (an environment-variable connection),
-    not KUBECONFIG, which the kubernetes client reads once at import time.
-    """
-    import json
-
-    path = tmp_path_factory.mktemp("kube") / "config"
-    path.write_text(KUBECONFIG)
-    mp = pytest.MonkeyPatch()
-    mp.setenv(
-        "AIRFLOW_CONN_KUBERNETES_DEFAULT",
-        json.dumps({"conn_type": "kubernetes", "extra": {"kube_config_path": str(path)}}),
-    )
-    yield path
+    mp = offline_kubernetes_connection(tmp_path_factory.mktemp("kube"))
+    yield
     mp.undo()
-
-
-def render_job(dag, run_id="scheduled__2024-05-01T02:00:00+00:00", try_number=1):
-    """Render templates and build the V1Job the operator would create, with a minimal task context."""
-    from kubernetes.client import ApiClient
-
-    task = dag.get_task("run")
-    ti = SimpleNamespace(
-        dag_id=dag.dag_id, task_id=task.task_id, try_number=try_number, map_index=-1,
-        log_url=f"https://airflow.internal/dags/{dag.dag_id}/runs/{run_id}/tasks/run",
-    )
-    context = {
-        "dag": dag, "task": task, "ti": ti, "task_instance": ti, "run_id": run_id,
-        "params": {name: param.value for name, param in dag.params.items()},
-    }
-    task.render_template_fields(context)
-    return ApiClient().sanitize_for_serialization(task.build_job_request_obj(context))
 
 
 @pytest.fixture(scope="module")

@@ -35,6 +35,8 @@ def test_minimal_spec_gets_safe_defaults():
         ({"params": [{"name": "A"}], "env": {"A": "1"}}, ["used twice", "'A'"]),
         ({"notifications": {"email": {"to": ["not-an-address"]}}}, ["field 'notifications.email.to.0'"]),
         ({"resources": {"requests": {"cpu": "lots"}}}, ["field 'resources.requests.cpu'", "'lots'"]),
+        ({"resources": {"requests": {"memory": "4Gi"}, "limits": {"memory": "2048Mi"}}},
+         ["field 'resources'", "memory request 4Gi is above its limit 2048Mi"]),
         ({"triggers": [{"dag_id": "x", "when": "sometimes"}]}, ["field 'triggers.0.when'", "'sometimes'"]),
         ({"schedule": {"cron": ["0 0 * * MON"]}}, ["field 'schedule.cron.0'", "'M'"]),
         ({"schedule": {"cron": ["TZ=UTC"]}}, ["field 'schedule.cron.0'", "timezone"]),
@@ -86,3 +88,46 @@ def test_hash_seed_prefers_the_jenkins_full_name():
 )
 def test_slug(text, expected):
     assert slug(text) == expected
+
+
+def test_security_defaults_are_non_root_with_no_token():
+    security = parse_spec_data(MINIMAL, "jobs/ops.cleanup.yaml").security
+    assert (security.run_as_user, security.run_as_group, security.effective_fs_group) == (65532, 65532, 65532)
+    assert security.service_account_token is False and security.read_only_root_filesystem is True
+    assert security.writable_paths == []
+
+
+def test_a_spec_may_pick_its_uid_gid_and_writable_paths():
+    data = {**MINIMAL, "security": {"run_as_user": 1000, "run_as_group": 1001, "writable_paths": ["/app/logs"]}}
+    spec = parse_spec_data(data, "jobs/ops.cleanup.yaml")
+    assert (spec.security.run_as_user, spec.security.effective_fs_group) == (1000, 1001)
+    assert spec_to_data(spec)["security"] == {"run_as_user": 1000, "run_as_group": 1001, "writable_paths": ["/app/logs"]}
+
+
+@pytest.mark.parametrize(
+    ("security", "fragments"),
+    [
+        ({"run_as_user": 0}, ["field 'security.run_as_user'", "got 0", "'restricted'", "Running as Non-root user"]),
+        ({"run_as_group": 0}, ["field 'security.run_as_group'", "got 0", "Running as Non-root user"]),
+        ({"fs_group": 0}, ["field 'security.fs_group'", "got 0"]),
+        ({"run_as_user": -1}, ["field 'security.run_as_user'", "got -1"]),
+        ({"allow_privilege_escalation": True},
+         ["field 'security.allow_privilege_escalation'", "got True", "'Privilege Escalation'", "allowPrivilegeEscalation: false"]),
+        ({"add_capabilities": ["NET_ADMIN"]},
+         ["field 'security.add_capabilities'", "['NET_ADMIN']", "'Capabilities'", "drop: [ALL]"]),
+        ({"privileged": True}, ["field 'security.privileged'", "'Privileged Containers'"]),
+        ({"writable_paths": ["logs"]}, ["field 'security.writable_paths.0'", "'logs'", "absolute"]),
+        ({"writable_paths": ["/"]}, ["field 'security.writable_paths.0'"]),
+        ({"writable_paths": ["/app/../etc"]}, ["field 'security.writable_paths.0'", "'..'"]),
+        ({"writable_paths": ["/var/run/secrets/eks.amazonaws.com"]}, ["field 'security.writable_paths.0'", "hide"]),
+        ({"writable_paths": ["/app/logs", "/proc"]}, ["field 'security.writable_paths.1'", "/proc"]),
+        ({"run_as_root": True}, ["field 'security.run_as_root'", "unknown field"]),
+    ],
+)
+def test_a_spec_asking_for_privileges_is_refused_with_the_rule(security, fragments):
+    with pytest.raises(SpecError) as info:
+        parse_spec_data({**MINIMAL, "security": security}, "jobs/ops.cleanup.yaml")
+    message = str(info.value)
+    assert message.startswith("invalid job spec jobs/ops.cleanup.yaml: ")
+    for fragment in fragments:
+        assert fragment in message, message

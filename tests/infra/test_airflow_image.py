@@ -155,6 +155,24 @@ def test_dockerfile_ships_the_plugin_in_airflows_default_plugins_folder():
     assert "COPY --chown=airflow:0 plugins/ /opt/airflow/plugins/" in _instructions()
 
 
+def test_dockerfile_installs_the_dag_library_with_the_pins():
+    steps = _instructions()
+    assert "COPY --chown=airflow:0 images/airflow/library/pyproject.toml /tmp/batch-platform-library/pyproject.toml" in steps
+    assert "COPY --chown=airflow:0 dags/batch_platform/ /tmp/batch-platform-library/batch_platform/" in steps
+    (install,) = [step for step in steps if step.startswith("RUN ") and "pip install" in step]
+    # One resolution with the pins, so pip check also covers the library's dependencies.
+    assert "/tmp/batch-platform-library" in install and install.index("pip install") < install.index("pip check")
+
+
+def test_the_library_is_built_with_the_setuptools_of_the_lock():
+    import tomllib
+
+    project = tomllib.loads((REPO_ROOT / "images/airflow/library/pyproject.toml").read_text(encoding="utf-8"))
+    (requirement,) = project["build-system"]["requires"]
+    assert requirement == f"setuptools=={_pins(LOCK_TEXT)['setuptools']}" == f"setuptools=={importlib.metadata.version('setuptools')}"
+    assert project["tool"]["setuptools"]["packages"] == ["batch_platform"]
+
+
 def test_dockerfile_labels_the_source_revision():
     steps = _instructions()
     label = next(step for step in steps if step.startswith("LABEL "))
@@ -195,7 +213,8 @@ def _copy_of_the_build(tmp_path: Path) -> Path:
     for path in (DOCKERFILE, DOCKERIGNORE, IMAGE_REQUIREMENTS, "requirements.txt"):
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO_ROOT / path, root / path)
-    shutil.copytree(REPO_ROOT / "plugins", root / "plugins", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for tree in airflow_image.TREES:
+        shutil.copytree(REPO_ROOT / tree, root / tree, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return root
 
 
@@ -208,14 +227,27 @@ def test_tag_is_stable_for_the_same_content(tmp_path):
     assert content_tag(build_inputs(root), build_args()) == checkout_tag() == checkout_tag()
 
 
-def test_inputs_are_the_dockerfile_ignore_file_requirements_and_plugins():
+def test_inputs_are_the_dockerfile_ignore_file_requirements_library_and_plugins():
+    trees = ("images/airflow/library", "dags/batch_platform", "plugins")
+    assert airflow_image.TREES == trees
+    files = [p for tree in trees for p in (REPO_ROOT / tree).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
     assert sorted(build_inputs()) == sorted(
-        [DOCKERFILE, DOCKERIGNORE, IMAGE_REQUIREMENTS]
-        + [p.relative_to(REPO_ROOT).as_posix() for p in (REPO_ROOT / "plugins").rglob("*.py") if "__pycache__" not in p.parts]
+        [DOCKERFILE, DOCKERIGNORE, IMAGE_REQUIREMENTS] + [p.relative_to(REPO_ROOT).as_posix() for p in files]
     )
+    assert "dags/batch_platform/timetable.py" in build_inputs()
+    assert "images/airflow/library/pyproject.toml" in build_inputs()
 
 
-@pytest.mark.parametrize("path", [DOCKERFILE, DOCKERIGNORE, IMAGE_REQUIREMENTS, "plugins/batch_platform_plugin.py"])
+def test_dags_specs_are_not_image_inputs():
+    # Job specs ship by git-sync: changing one must not need a new image.
+    assert not [path for path in build_inputs() if path.startswith("dags/jobs/")]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [DOCKERFILE, DOCKERIGNORE, IMAGE_REQUIREMENTS, "plugins/batch_platform_plugin.py",
+     "dags/batch_platform/factory.py", "images/airflow/library/pyproject.toml"],
+)
 def test_tag_changes_when_any_input_changes(tmp_path, path):
     root = _copy_of_the_build(tmp_path)
     before = content_tag(build_inputs(root), build_args())

@@ -85,6 +85,21 @@ def test_bootstrap_jobs_run_without_helm_hooks(prod):
         assert prod[job]["applyCustomEnv"] is False
 
 
+def test_create_user_waits_for_the_migrated_schema(prod):
+    # Both Jobs start together (no hooks): the user is created only once the schema is migrated,
+    # checked with Airflow's own command, parsed here by Airflow's CLI parser.
+    import shlex
+
+    from airflow.cli import cli_parser
+
+    script = prod["createUserJob"]["args"][2]
+    wait, create = script.split(" && ", 1)
+    assert create.startswith("exec airflow users create ")
+    args = cli_parser.get_parser().parse_args(shlex.split(wait)[1:])
+    assert args.func.__name__ == "check_migrations"
+    assert args.migration_wait_timeout == 1200
+
+
 def test_no_default_admin_password(prod):
     job = prod["createUserJob"]
     assert job["defaultUser"]["password"] == ""
@@ -138,8 +153,10 @@ def test_log_components_use_irsa_service_accounts(prod):
     for component, account in accounts.items():
         assert account["annotations"] == {IRSA_ANNOTATION: ROLE_ARNS[component]}
         assert account["name"] == f"airflow-{component.replace('_', '-')}"
-    # The legacy worker account is never created and resolves to the same name.
+    # The deprecated worker account is never created and names the same account; creating the
+    # task pods' account there instead would render none in chart 1.22 (apache/airflow#66598).
     assert prod["workers"]["serviceAccount"] == {"create": False, "name": "airflow-worker"}
+    assert prod["workers"]["kubernetes"]["serviceAccount"]["create"] is True
 
 
 def test_remote_logging_to_the_bucket_prefix_and_nothing_local(prod):
@@ -157,7 +174,8 @@ def test_remote_logging_to_the_bucket_prefix_and_nothing_local(prod):
 def test_pgbouncer_pools_come_from_the_instance_class(prod, dev):
     assert prod["pgbouncer"]["enabled"] is True
     assert prod["pgbouncer"]["configSecretName"] == "airflow-pgbouncer-config"
-    assert prod["pgbouncer"]["sslmode"] == "require"
+    # The chart ignores pgbouncer.sslmode once configSecretName is set: TLS is in our pgbouncer.ini.
+    assert "sslmode" not in prod["pgbouncer"]
     assert prod["pgbouncer"]["maxClientConn"] == 180
     assert prod["pgbouncer"]["metadataPoolSize"] == 180
     assert prod["pgbouncer"]["resultBackendPoolSize"] == 0
@@ -199,6 +217,8 @@ def test_notifications_come_from_secrets_manager(prod):
     assert secrets["backend"] == "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
     assert json.loads(secrets["backend_kwargs"]) == {
         "connections_prefix": "batch-platform/prod/airflow/connections",
+        # tests/infra/test_connection_lookups.py runs the backend with these kwargs.
+        "connections_lookup_pattern": "^(?!(aws_task_logs|kubernetes_default)$)",
         "variables_prefix": None,
         "config_prefix": None,
         "region_name": "eu-west-1",
@@ -289,9 +309,12 @@ def test_values_are_deterministic(prod):
     assert values_for("prod") == prod
 
 
-def test_plugins_come_from_the_git_synced_repository(prod):
-    # The scheduler deserializes the Jenkins cron timetable only through the platform's plugin.
-    assert prod["config"]["core"]["plugins_folder"] == "/opt/airflow/dags/repo/plugins"
+def test_plugins_come_from_the_image_in_every_component(prod, dev):
+    # A plugins folder in the git checkout would exist only where the chart mounts the DAGs: not in
+    # the scheduler (a DAG processor runs) nor the API server, which deserialize the Jenkins timetable.
+    # tests/dags/test_components_without_dag_folder.py deserializes one under this configuration.
+    for values in (prod, dev):
+        assert "plugins_folder" not in values["config"]["core"]
     assert prod["dags"]["gitSync"]["subPath"] == "dags"
 
 

@@ -55,7 +55,8 @@ def test_airflow_task_pods_and_triggerer_may_launch_jobs(prod_settings):
     rules = {(tuple(r["apiGroups"]), r["resources"][0]): set(r["verbs"]) for r in role["rules"]}
     assert rules[(("batch",), "jobs")] == {"create", "get", "list", "watch", "patch", "delete"}
     assert rules[(("batch",), "jobs/status")] >= {"get", "watch"}
-    assert rules[(("",), "pods")] == {"get", "list", "watch", "delete"}
+    # patch: the provider labels a followed pod already_checked (tests/dags/test_job_launch.py).
+    assert rules[(("",), "pods")] == {"get", "list", "watch", "patch", "delete"}
     assert rules[(("",), "pods/log")] == {"get"}
     assert rules[(("",), "pods/status")] == {"get"}
     assert rules[(("",), "events")] == {"get", "list", "watch"}

@@ -129,6 +129,5 @@ def test_airflow_goes_through_pgbouncer():
     uri = pgbouncer.airflow_connection_via_pgbouncer(login, "airflow-pgbouncer.airflow.svc.cluster.local")
     assert uri == (
         "postgresql://airflow:p%40ss%2Fword@airflow-pgbouncer.airflow.svc.cluster.local:6543/airflow-metadata"
-        "?sslmode=disable"
     )
     assert pgbouncer.stats_connection(login).endswith("@127.0.0.1:6543/pgbouncer?sslmode=disable")

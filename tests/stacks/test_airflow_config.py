@@ -122,7 +122,7 @@ def test_ssh_repo_without_key_secret_or_known_hosts():
 
     assert problems_of("dev", edit) == [
         "Pulumi.dev.yaml: airflow.dags.git_sync.ssh_key_secret = null: required for an SSH repository URL: the "
-        "Kubernetes Secret holding the deploy key",
+        "Kubernetes Secret the stack writes the deploy key into",
         "Pulumi.dev.yaml: airflow.dags.git_sync.known_hosts = null: required for an SSH repository URL: the git "
         "host's public keys (no trust on first use)",
     ]

@@ -111,7 +111,9 @@ def test_the_repository_lookup_comes_first(prod_plan):
 
 @pytest.fixture(scope="module")
 def prod_with_image() -> Plan:
-    return run_plan("prod", invokes=pushed("prod", "3.2.2-000000000000", checkout_tag()))
+    # The deploy key has its value (else the release would not wait for its git-sync pods either).
+    key = canned.secrets_found(["batch-platform/prod/airflow/git-ssh-key"])
+    return run_plan("prod", invokes={**pushed("prod", "3.2.2-000000000000", checkout_tag()), **key})
 
 
 def test_an_existing_repository_is_adopted_and_the_release_waits(prod_with_image):
@@ -138,12 +140,25 @@ def test_an_image_not_pushed_fails_before_anything_else_is_registered():
     [error] = errors
     assert str(error).splitlines()[1] == (
         f'  - Pulumi.prod.yaml: airflow.image.tag = "{checkout_tag()}": no image with this tag in the ECR repository '
-        "batch-platform/prod/airflow (the tag is the content tag of this checkout: images/airflow and plugins/): "
+        "batch-platform/prod/airflow (the tag is the content tag of this checkout: images/airflow, dags/batch_platform and plugins/): "
         "build and push it first with make image STACK=prod"
     )
     assert {r.type for r in plan.resources} == {
         "pulumi:providers:aws", "batch-platform:infra:ImageRepository", REPOSITORY, "aws:ecr/lifecyclePolicy:LifecyclePolicy",
     }
+
+
+def test_a_retried_first_deploy_completes_and_names_the_missing_image(caplog):
+    """Finding 3 of issue 11: the first up failed after creating the repository; the retry finds it
+    empty. Before the fix it raised a config error until someone pushed the image by hand."""
+    plan = image_only("prod", invokes=pushed("prod"))
+    assert plan.outputs["await"] is False
+    assert plan.one(REPOSITORY).options["importId"] == "batch-platform/prod/airflow"
+    assert any(
+        "holds no image yet (the first deploy has not completed)" in r.message
+        and f"Still missing: the image {checkout_tag()}; push it with make image STACK=prod" in r.message
+        for r in caplog.records
+    )
 
 
 def test_an_explicit_tag_not_pushed_names_the_promotion():

@@ -94,10 +94,11 @@ def test_durable_resources_are_the_only_retained_ones(dev_plan, prod_plan):
             "aws:cloudwatch/logGroup:LogGroup",
         }
         assert all(g.options["retainOnDelete"] for g in plan.of_type("aws:cloudwatch/logGroup:LogGroup"))
-        # The durable Airflow keys, and the notification connections an operator fills in.
+        # The durable Airflow keys, the notification connections and the git deploy key an operator fills in.
         assert sorted(r.input("name") for r in plan.of_type(SECRET)) == sorted(
             [f"batch-platform/{plan.stack}/airflow/{k}" for k in KEYS]
             + [f"batch-platform/{plan.stack}/airflow/connections/{c}" for c in ("slack_notifications", "smtp_notifications")]
+            + [f"batch-platform/{plan.stack}/airflow/git-ssh-key"]
         )
         assert plan.one(BUCKET).input("bucket") == f"batch-platform-{plan.stack}-task-logs-123456789012-eu-west-1"
 
@@ -197,7 +198,7 @@ def test_plan_command_shows_the_data_stores(capsys):
     [db] = by_type[INSTANCE]
     assert db["options"]["protect"] is True and db["inputs"]["deletionProtection"] is True
     assert db["inputs"]["password"] == "[secret]" and db["secretInputs"] == ["password"]
-    assert len(by_type[SECRET]) == len(KEYS) + 2 and all(r["options"]["retainOnDelete"] for r in by_type[SECRET])
+    assert len(by_type[SECRET]) == len(KEYS) + 3 and all(r["options"]["retainOnDelete"] for r in by_type[SECRET])
     assert all(r["inputs"]["secretString"] == "[secret]" for r in by_type[VERSION])
     assert by_type[BUCKET][0]["options"]["retainOnDelete"] is True
     placeholders = [p for p in document["placeholders"] if p["invoke"].endswith("getRandomPassword")]

@@ -1,0 +1,317 @@
+"""The security posture of Airflow's own pods: chart security contexts that pass ``restricted``, and
+the chart's NetworkPolicies.
+
+The ``airflow`` namespace enforces the ``restricted`` Pod Security Standard like ``batch-jobs``.
+Every pod the chart (1.22.0) renders gets its pod and container security context from the values
+below, so that nothing depends on a chart default:
+
+* Airflow containers (scheduler, API server, DAG processor, triggerer, migration and create-user
+  jobs, the KubernetesExecutor's task pods through ``workers``, every ``wait-for-airflow-migrations``
+  init container) run as the official image's ``airflow`` user (UID 50000, GID 0: the image's files
+  belong to group 0 so that any UID in it can run them);
+* PgBouncer and its exporter, and StatsD, run as ``nobody`` (65534), the chart's defaults for
+  those images; git-sync runs as 65533, the git-sync image's user;
+* every pod: ``runAsNonRoot``, seccomp ``RuntimeDefault``; every container: no privilege
+  escalation, every capability dropped.
+
+Root file systems stay writable for the containers whose images write outside their volumes
+(Airflow writes under ``AIRFLOW_HOME`` and ``/tmp``, PgBouncer its Unix socket in ``/tmp``, git-sync
+its ``HOME``): making them read-only needs every such path mounted and a run on a real cluster to
+prove it, which ``docs/airflow.md`` lists as a remaining checkov finding. The two exporters (StatsD,
+PgBouncer's) write nothing and get a read-only root file system.
+
+``security_values`` returns the chart values; ``SecurityValues`` is their strict model (the chart's key
+names, ``extra="forbid"``), validated before the values are merged into the rest.
+
+The chart's NetworkPolicies (``networkPolicies.enabled``) restrict ingress only, component by
+component. ``egress_policy_objects`` adds the egress side as our own objects: nothing leaves an
+Airflow pod but DNS, traffic to the other Airflow pods, HTTPS (AWS APIs through IRSA, the
+Kubernetes API, Slack, git over HTTPS) anywhere but the instance metadata service, SMTP submission
+(the mail relay of the ``smtp_notifications`` connection), SSH for git-sync when DAGs come over SSH,
+and, for PgBouncer alone, the database port towards the database subnets.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Literal, Mapping, Optional, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field
+
+AIRFLOW_UID = 50000
+AIRFLOW_GID = 0
+NOBODY_UID = 65534
+GIT_SYNC_UID = 65533
+API_SERVER_PORT = 8080
+IMDS_CIDR = "169.254.169.254/32"
+SMTP_PORTS = (587, 465)  # submission with STARTTLS, and over TLS
+GIT_SSH_PORT = 22
+
+# Chart components whose pod runs the Airflow image, by values key.
+AIRFLOW_COMPONENTS = ("scheduler", "apiServer", "dagProcessor", "triggerer", "workers", "migrateDatabaseJob", "createUserJob")
+# Components with the chart's ``wait-for-airflow-migrations`` init container.
+WAITING_COMPONENTS = ("scheduler", "apiServer", "dagProcessor", "triggerer")
+# Components that never call the Kubernetes API: their service account mounts no API token. (The
+# scheduler launches task pods, task pods launch Jobs, the triggerer watches them, the API server
+# reads pod logs; IRSA's own projected token does not depend on this setting.)
+NO_API_TOKEN = ("dagProcessor", "migrateDatabaseJob", "createUserJob", "pgbouncer", "statsd")
+
+
+def pod_context(uid: int, gid: int) -> dict[str, Any]:
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": uid,
+        "runAsGroup": gid,
+        "fsGroup": gid,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def container_context(*, read_only_root: bool, uid: Optional[int] = None) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "readOnlyRootFilesystem": read_only_root,
+        "runAsNonRoot": True,
+    }
+    if uid is not None:
+        context["runAsUser"] = uid
+    return context
+
+
+def _contexts(uid: int, gid: int, *, read_only_root: bool = False) -> dict[str, Any]:
+    return {"pod": pod_context(uid, gid), "container": container_context(read_only_root=read_only_root)}
+
+
+def api_server_ingress(release_name: str, ui_source_cidrs: Sequence[str]) -> dict[str, Any]:
+    """Who may reach the API server: Airflow's own pods (task pods call its execution API, the
+    components its REST API) and the UI's clients (the internal NLB forwards through the nodes'
+    NodePorts, so the source is a VPC address)."""
+    sources: list[dict[str, Any]] = [{"podSelector": {"matchLabels": {"tier": "airflow", "release": release_name}}}]
+    sources += [{"ipBlock": {"cidr": cidr}} for cidr in ui_source_cidrs]
+    return {"ingress": {"from": sources, "ports": [{"port": API_SERVER_PORT}]}}
+
+
+def security_values(release_name: str, ui_source_cidrs: Sequence[str] = (), *, git_sync: bool = True) -> dict[str, Any]:
+    """The chart values that make every Airflow pod pass ``restricted`` and turn NetworkPolicies on
+    (git-sync's only when DAGs come from git)."""
+    airflow = _contexts(AIRFLOW_UID, AIRFLOW_GID)
+    wait = {"securityContexts": {"container": container_context(read_only_root=False)}}
+    values: dict[str, Any] = {
+        "uid": AIRFLOW_UID,
+        "gid": AIRFLOW_GID,
+        # Defaults for any Airflow pod the chart adds that has no section of its own here.
+        "securityContexts": {"pod": pod_context(AIRFLOW_UID, AIRFLOW_GID), "containers": container_context(read_only_root=False)},
+        "networkPolicies": {"enabled": True},
+    }
+    for component in AIRFLOW_COMPONENTS:
+        values[component] = {"securityContexts": copy.deepcopy(airflow)}
+    for component in WAITING_COMPONENTS:
+        values[component]["waitForMigrations"] = copy.deepcopy(wait)
+    values["apiServer"]["networkPolicy"] = api_server_ingress(release_name, ui_source_cidrs)
+    values["pgbouncer"] = {
+        "uid": NOBODY_UID,
+        "securityContexts": _contexts(NOBODY_UID, NOBODY_UID),
+        "metricsExporterSidecar": {"securityContexts": {"container": container_context(read_only_root=True)}},
+    }
+    values["statsd"] = {"uid": NOBODY_UID, "securityContexts": _contexts(NOBODY_UID, NOBODY_UID, read_only_root=True)}
+    if git_sync:
+        values["dags"] = {
+            "gitSync": {
+                "uid": GIT_SYNC_UID,
+                "securityContexts": {"container": container_context(read_only_root=False, uid=GIT_SYNC_UID)},
+            }
+        }
+    for component in NO_API_TOKEN:
+        values[component]["serviceAccount"] = {"automountServiceAccountToken": False}
+    SecurityValues.model_validate(values)
+    return values
+
+
+def _policy(namespace: str, name: str, selector: dict[str, Any], egress: list[dict[str, Any]]) -> dict[str, Any]:
+    spec: dict[str, Any] = {"podSelector": selector, "policyTypes": ["Egress"]}
+    if egress:
+        spec["egress"] = egress
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "batch-platform"},
+        },
+        "spec": spec,
+    }
+
+
+def egress_policy_objects(
+    *,
+    namespace: str,
+    release_name: str,
+    database_cidrs: Sequence[str],
+    database_port: Optional[int],
+    git_over_ssh: bool,
+) -> list[dict[str, Any]]:
+    """The egress NetworkPolicies of the Airflow namespace (they add up: a flow passes if one allows it)."""
+    if not database_cidrs or database_port is None:
+        raise ValueError("PgBouncer's egress needs the database subnets and port")
+
+    def tcp(*ports: int) -> list[dict[str, Any]]:
+        return [{"protocol": "TCP", "port": port} for port in ports]
+
+    anywhere_but_imds = [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [IMDS_CIDR]}}]
+    policies = [
+        _policy(namespace, "airflow-default-deny-egress", {}, []),
+        _policy(namespace, "airflow-allow-dns", {}, [{
+            "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+        }]),
+        # PgBouncer, the API server (execution API), StatsD and the log servers: the chart's ingress
+        # policies say which of them accepts what.
+        _policy(namespace, "airflow-allow-in-namespace", {}, [{"to": [{"podSelector": {}}]}]),
+        _policy(namespace, "airflow-allow-https-egress", {}, [{"to": anywhere_but_imds, "ports": tcp(443)}]),
+        _policy(namespace, "airflow-allow-smtp-egress", {}, [{"to": anywhere_but_imds, "ports": tcp(*SMTP_PORTS)}]),
+        _policy(
+            namespace,
+            "airflow-pgbouncer-database-egress",
+            {"matchLabels": {"tier": "airflow", "component": "pgbouncer", "release": release_name}},
+            [{"to": [{"ipBlock": {"cidr": cidr}} for cidr in database_cidrs], "ports": tcp(database_port)}],
+        ),
+    ]
+    if git_over_ssh:
+        policies.append(
+            _policy(namespace, "airflow-allow-git-ssh-egress", {}, [{"to": anywhere_but_imds, "ports": tcp(GIT_SSH_PORT)}])
+        )
+    return policies
+
+
+def merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``extra`` merged in, dict by dict; a key both set to a non-dict is a bug."""
+    out = copy.deepcopy(dict(base))
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], value)
+        elif key in out:
+            raise ValueError(f"chart value {key!r} is set twice")
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+# --- the strict model of these values (chart 1.22.0 key names) -------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class _Seccomp(_Strict):
+    type: Literal["RuntimeDefault"]
+
+
+class _PodContext(_Strict):
+    runAsNonRoot: Literal[True]
+    runAsUser: int = Field(ge=1)
+    runAsGroup: int = Field(ge=0)
+    fsGroup: int = Field(ge=0)
+    seccompProfile: _Seccomp
+
+
+class _Capabilities(_Strict):
+    drop: list[Literal["ALL"]] = Field(min_length=1)
+
+
+class _ContainerContext(_Strict):
+    allowPrivilegeEscalation: Literal[False]
+    capabilities: _Capabilities
+    readOnlyRootFilesystem: bool
+    runAsNonRoot: Literal[True]
+    runAsUser: Optional[int] = Field(default=None, ge=1)
+
+
+class _ContainerOnly(_Strict):
+    container: _ContainerContext
+
+
+class _Contexts(_ContainerOnly):
+    pod: _PodContext
+
+
+class _GlobalContexts(_Strict):
+    pod: _PodContext
+    containers: _ContainerContext
+
+
+class _WithContainer(_Strict):
+    securityContexts: _ContainerOnly
+
+
+class _NoToken(_Strict):
+    automountServiceAccountToken: Literal[False]
+
+
+class _Component(_Strict):
+    securityContexts: _Contexts
+    serviceAccount: Optional[_NoToken] = None
+
+
+class _Waiting(_Component):
+    waitForMigrations: _WithContainer
+
+
+class _Port(_Strict):
+    port: int
+
+
+class _Ingress(_Strict):
+    from_: list[dict[str, Any]] = Field(alias="from", min_length=1)
+    ports: list[_Port] = Field(min_length=1)
+
+
+class _NetworkPolicy(_Strict):
+    ingress: _Ingress
+
+
+class _ApiServer(_Waiting):
+    networkPolicy: _NetworkPolicy
+
+
+class _Pgbouncer(_Component):
+    uid: int
+    metricsExporterSidecar: _WithContainer
+
+
+class _Statsd(_Component):
+    uid: int
+
+
+class _GitSync(_WithContainer):
+    uid: int
+
+
+class _Dags(_Strict):
+    gitSync: _GitSync
+
+
+class _Enabled(_Strict):
+    enabled: Literal[True]
+
+
+class SecurityValues(_Strict):
+    """The security values of the chart (1.22.0) this project sets."""
+
+    uid: int
+    gid: int
+    securityContexts: _GlobalContexts
+    networkPolicies: _Enabled
+    scheduler: _Waiting
+    apiServer: _ApiServer
+    dagProcessor: _Waiting
+    triggerer: _Waiting
+    workers: _Component
+    migrateDatabaseJob: _Component
+    createUserJob: _Component
+    pgbouncer: _Pgbouncer
+    statsd: _Statsd
+    dags: Optional[_Dags] = None

@@ -1,0 +1,141 @@
+"""Measure the Airflow chart the way users measure Helm output: checkov on the chart rendered with our
+values and with the chart's defaults, and the Pod Security check on every pod we would deploy.
+
+    make checkov CHART=/path/to/airflow [STACK=prod]
+    python scripts/checkov_chart.py CHART_DIR [--stack prod] [--checkov-venv build/checkov-venv]
+
+CHART_DIR is what ``helm pull apache-airflow/airflow --version 1.22.0 --untar`` gives (the version in
+infra/versions.py). Our values are exactly those the stack's offline plan hands to the Helm release
+(placeholder ARNs and image); the render uses the Helm SDK (helm-python-sdk) and checkov both from
+their own venv (scripts/checkov/requirements.txt). Prints, for both renders, checkov's failed and
+passed counts and the failure rate (failed / (passed + failed)), then every check that still fails
+with our values, then the Pod Security violations of our render at the level the airflow namespace
+enforces. Exit status 1 when our rate is above half the defaults' or any pod breaks the standard.
+Writes its files under build/checkov/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+RENDER = ROOT / "scripts" / "checkov" / "render_chart.py"
+
+
+def plan_values(stack: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the values of the Airflow release, the airflow Namespace object) in the stack's offline plan."""
+    from stacks.offline import run_plan
+
+    plan = run_plan(stack)
+    release = plan.one("kubernetes:helm.sh/v3:Release", f"{stack}-airflow-release")
+    namespace = next(
+        r for r in plan.of_type("kubernetes:core/v1:Namespace") if r.inputs["metadata"]["name"] == release.inputs["namespace"]
+    )
+    return release.raw_inputs["values"], namespace.inputs
+
+
+def render(venv: Path, chart: Path, out: Path, values: Path | None, namespace: str) -> None:
+    command = [str(venv / "bin" / "python"), str(RENDER), str(chart), str(out), "--namespace", namespace]
+    if values is not None:
+        command += ["--values", str(values)]
+    subprocess.run(command, check=True)
+
+
+def run_checkov(venv: Path, manifest: Path) -> dict[str, Any]:
+    """checkov's JSON report of one multi-document manifest (kubernetes framework)."""
+    result = subprocess.run(
+        [str(venv / "bin" / "checkov"), "--framework", "kubernetes", "-f", str(manifest), "-o", "json", "--quiet",
+         "--compact", "--skip-download"],
+        capture_output=True, text=True,
+    )
+    if result.returncode not in (0, 1):
+        raise SystemExit(f"checkov failed ({result.returncode}): {result.stderr.strip()[-2000:]}")
+    report = json.loads(result.stdout or "{}")
+    if isinstance(report, list):  # one entry per framework
+        report = next((r for r in report if r.get("check_type") == "kubernetes"), report[0] if report else {})
+    return report
+
+
+def rate(report: dict[str, Any]) -> tuple[int, int, float]:
+    summary = report.get("summary") or {}
+    failed, passed = int(summary.get("failed", 0)), int(summary.get("passed", 0))
+    return failed, passed, failed / (failed + passed) if failed + passed else 0.0
+
+
+def failed_checks(report: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(check id, check name, resource) of every failed check."""
+    failed = (report.get("results") or {}).get("failed_checks") or []
+    return sorted((c.get("check_id", "?"), c.get("check_name", "?"), c.get("resource", "?")) for c in failed)
+
+
+def pod_violations(manifest: Path, namespace: dict[str, Any]) -> dict[str, list[str]]:
+    import yaml
+
+    from infra import pod_security as pss
+
+    level, version = pss.enforced(namespace)
+    objects = [doc for doc in yaml.safe_load_all(manifest.read_text()) if isinstance(doc, dict)]
+    templates = [
+        yaml.safe_load(doc["data"]["pod_template_file.yaml"])
+        for doc in objects
+        if doc.get("kind") == "ConfigMap" and "pod_template_file.yaml" in (doc.get("data") or {})
+    ]
+    found = pss.check_objects(objects + [t for t in templates if isinstance(t, dict)], level, version)
+    return {name: [str(v) for v in violations] for name, violations in found.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="checkov on the Airflow chart: our values against the defaults")
+    parser.add_argument("chart", type=Path, help="chart directory (helm pull ... --untar)")
+    parser.add_argument("--stack", default="prod")
+    parser.add_argument("--checkov-venv", type=Path, default=ROOT / "build" / "checkov-venv")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "checkov")
+    args = parser.parse_args(argv)
+    if not (args.chart / "Chart.yaml").is_file():
+        print(f"error: {args.chart} is not a chart directory (no Chart.yaml); get one with "
+              "helm pull apache-airflow/airflow --version <infra/versions.py AIRFLOW_CHART_VERSION> --untar", file=sys.stderr)
+        return 2
+    if not (args.checkov_venv / "bin" / "checkov").exists():
+        print(f"error: no checkov in {args.checkov_venv}; run make checkov, which builds it", file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    values, namespace = plan_values(args.stack)
+    values_file = args.out / f"values-{args.stack}.json"
+    values_file.write_text(json.dumps(values, indent=2, sort_keys=True))
+    ours, defaults = args.out / f"rendered-{args.stack}.yaml", args.out / "rendered-defaults.yaml"
+    render(args.checkov_venv, args.chart, ours, values_file, namespace["metadata"]["name"])
+    render(args.checkov_venv, args.chart, defaults, None, namespace["metadata"]["name"])
+
+    our_report, default_report = run_checkov(args.checkov_venv, ours), run_checkov(args.checkov_venv, defaults)
+    of, op, our_rate = rate(our_report)
+    df, dp, default_rate = rate(default_report)
+    print(f"chart defaults: {df} failed, {dp} passed: failure rate {default_rate:.1%}")
+    print(f"our values ({args.stack}): {of} failed, {op} passed: failure rate {our_rate:.1%}")
+    checks = failed_checks(our_report)
+    print(f"\nchecks failing with our values ({len(checks)}), by check:")
+    for (check_id, name), count in sorted(Counter((c[0], c[1]) for c in checks).items()):
+        resources = ", ".join(sorted({c[2] for c in checks if c[0] == check_id}))
+        print(f"  {check_id} x{count} {name}: {resources}")
+
+    violations = pod_violations(ours, namespace)
+    level = namespace["metadata"]["labels"].get("pod-security.kubernetes.io/enforce")
+    print(f"\nPod Security ({level}) violations of the pods we deploy: {sum(map(len, violations.values()))}")
+    for name, items in sorted(violations.items()):
+        for item in items:
+            print(f"  {name}: {item}")
+    if violations or (default_rate and our_rate > default_rate / 2):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

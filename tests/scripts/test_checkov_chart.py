@@ -1,0 +1,71 @@
+"""scripts/checkov_chart.py: the values it renders with, how it reads checkov's report, the Pod Security
+check of a render, and its refusals. checkov and the Helm SDK themselves run only in `make checkov`
+(their own venv); the report fixture is checkov 3.3.30's JSON output (kubernetes framework, trimmed
+to the fields the script reads) for a one-Deployment chart.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.airflow_env import REPO_ROOT
+
+_spec = importlib.util.spec_from_file_location("checkov_chart", REPO_ROOT / "scripts" / "checkov_chart.py")
+checkov_chart = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(checkov_chart)
+
+REPORT = json.loads((Path(__file__).parent / "fixtures" / "checkov-3.3.30-kubernetes-report.json").read_text())
+
+
+def test_rate_and_failed_checks_from_checkovs_report():
+    failed, passed, rate = checkov_chart.rate(REPORT)
+    assert (failed, passed) == (12, 77) and rate == pytest.approx(12 / 89)
+    checks = checkov_chart.failed_checks(REPORT)
+    assert len(checks) == 12 and ("CKV_K8S_12", "Memory requests should be set", "Deployment.airflow.airflow-web") in checks
+    assert checkov_chart.rate({}) == (0, 0, 0.0)
+
+
+@pytest.fixture(scope="module")
+def prod_values():
+    return checkov_chart.plan_values("prod")
+
+
+def test_the_values_are_those_the_plan_gives_the_release(prod_values):
+    values, namespace = prod_values
+    assert namespace["metadata"]["name"] == "airflow"
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert values["scheduler"]["securityContexts"]["pod"]["runAsNonRoot"] is True
+    assert values["networkPolicies"] == {"enabled": True}
+
+
+def test_pods_of_a_render_and_its_pod_template_are_checked(tmp_path, prod_values):
+    _, namespace = prod_values
+    good = {"securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{"name": "c", "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}]}
+    template = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "worker-template"},
+                "spec": {**good, "containers": [{"name": "base"}]}}
+    documents = [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "ok"}, "spec": {"template": {"spec": good}}},
+        {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "root"},
+         "spec": {"template": {"spec": {**good, "securityContext": {**good["securityContext"], "runAsUser": 0}}}}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "pod-template"},
+         "data": {"pod_template_file.yaml": yaml.safe_dump(template)}},
+    ]
+    manifest = tmp_path / "rendered.yaml"
+    manifest.write_text(yaml.safe_dump_all(documents))
+    found = checkov_chart.pod_violations(manifest, namespace)
+    assert set(found) == {"Job/root", "Pod/worker-template"}
+    assert any("Running as Non-root user" in v for v in found["Job/root"])
+
+
+def test_refuses_a_directory_that_is_not_a_chart(tmp_path, capsys):
+    assert checkov_chart.main([str(tmp_path)]) == 2
+    assert "not a chart directory" in capsys.readouterr().err
+    (tmp_path / "Chart.yaml").write_text("apiVersion: v2\nname: x\nversion: 0.1.0\n")
+    assert checkov_chart.main([str(tmp_path), "--checkov-venv", str(tmp_path / "none")]) == 2
+    assert "make checkov" in capsys.readouterr().err
