@@ -227,6 +227,9 @@ class AirflowArgs:
     task_log_bucket_arn: pulumi.Input[str]
     """ARN of that bucket (the IAM policies are scoped to it and to the log prefix)."""
 
+    task_log_group_arn: Optional[pulumi.Input[str]] = None
+    """CloudWatch log group task logs stream to (``infra.task_log_group``); None: task logs go to the bucket."""
+
     image_repository: pulumi.Input[str]
     """Repository of the platform's Airflow image (images/airflow), e.g. the stack's ECR repository URL."""
 
@@ -282,6 +285,7 @@ class Airflow(pulumi.ComponentResource):
         for policy in egress_policy_objects(
             namespace=s.namespace, release_name=s.release_name, database_cidrs=s.database_cidrs,
             database_port=s.database_port, git_over_ssh=isinstance(s.dags, GitSyncDags) and bool(s.dags.ssh_key_secret),
+            statsd_cidrs=s.metrics.cidrs if s.metrics else (), statsd_port=s.metrics.port if s.metrics else None,
         ):
             k8s_objects.register(f"{name}-networkpolicy-{policy['metadata']['name']}", policy, in_namespace)
         secrets = self._secrets(name, args, plan, in_namespace)
@@ -290,6 +294,7 @@ class Airflow(pulumi.ComponentResource):
 
         values = pulumi.Output.all(
             bucket=args.task_log_bucket_name,
+            log_group=args.task_log_group_arn or "",
             image_repository=args.image_repository,
             **{c: arn for c, arn in self.role_arns.items()},
         ).apply(
@@ -297,6 +302,7 @@ class Airflow(pulumi.ComponentResource):
                 s,
                 plan,
                 task_log_bucket=v["bucket"],
+                task_log_group_arn=v["log_group"] or None,
                 role_arns={c: v[c] for c in IRSA_COMPONENTS},
                 image=ImageRef(v["image_repository"], args.image_tag),
                 pod_annotations=args.pod_annotations,

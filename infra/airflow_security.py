@@ -151,8 +151,13 @@ def egress_policy_objects(
     database_cidrs: Sequence[str],
     database_port: Optional[int],
     git_over_ssh: bool,
+    statsd_cidrs: Sequence[str] = (),
+    statsd_port: Optional[int] = None,
 ) -> list[dict[str, Any]]:
-    """The egress NetworkPolicies of the Airflow namespace (they add up: a flow passes if one allows it)."""
+    """The egress NetworkPolicies of the Airflow namespace (they add up: a flow passes if one allows it).
+
+    ``statsd_cidrs``/``statsd_port``: where Airflow's StatsD metrics go (the CloudWatch agent runs on
+    the nodes' host network, so its addresses are the nodes'; ``infra.observability``)."""
     if not database_cidrs or database_port is None:
         raise ValueError("PgBouncer's egress needs the database subnets and port")
 
@@ -179,6 +184,15 @@ def egress_policy_objects(
             [{"to": [{"ipBlock": {"cidr": cidr}} for cidr in database_cidrs], "ports": tcp(database_port)}],
         ),
     ]
+    if statsd_cidrs and statsd_port is not None:
+        policies.append(
+            _policy(
+                namespace,
+                "airflow-allow-statsd-egress",
+                {},
+                [{"to": [{"ipBlock": {"cidr": c}} for c in statsd_cidrs], "ports": [{"protocol": "UDP", "port": statsd_port}]}],
+            )
+        )
     if git_over_ssh:
         policies.append(
             _policy(namespace, "airflow-allow-git-ssh-egress", {}, [{"to": anywhere_but_imds, "ports": tcp(GIT_SSH_PORT)}])

@@ -21,6 +21,7 @@ from typing import Any, Literal, Mapping, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field
 
 from infra import versions
+from infra.airflow_sso import SsoSettings, webserver_config
 from infra.airflow_security import merge, security_values
 from infra.irsa import IRSA_ANNOTATION
 from infra.pgbouncer import (
@@ -132,6 +133,20 @@ class SecretNames:
     admin_password: str = "airflow-admin"
 
 
+@dataclass(frozen=True)
+class StatsdMetrics:
+    """Where Airflow sends its StatsD metrics and which ones (``infra.observability``: the CloudWatch
+    agent's listener). Legacy names (dag and task ids inside the name) are off: one series per metric."""
+
+    host: str
+    port: int
+    allow_list: tuple[str, ...]
+    """Regexes of Airflow's [metrics] metrics_allow_list (no commas: Airflow splits on them)."""
+    cidrs: tuple[str, ...] = ()
+    """Addresses the listener answers on (the agent uses the nodes' host network: the VPC): the
+    Airflow namespace's egress NetworkPolicy lets UDP to ``port`` through to them."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class AirflowSettings:
     """Everything the values depend on, all plain data (no Pulumi Outputs)."""
@@ -154,6 +169,10 @@ class AirflowSettings:
     secret_names: SecretNames = field(default_factory=SecretNames)
     kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
     """The cluster's Kubernetes minor: the Pod Security Standard version the Airflow namespace pins."""
+    metrics: Optional[StatsdMetrics] = None
+    """StatsD to the CloudWatch agent; None: to the chart's own StatsD exporter (nothing collects it)."""
+    sso: Optional[SsoSettings] = None
+    """OIDC login for the UI (``infra.airflow_sso``); None: the FAB auth manager's own user database."""
     ui_source_cidrs: tuple[str, ...] = ()
     """Addresses the UI's clients reach the API server pods from (the VPC, behind the internal NLB)."""
     database_cidrs: tuple[str, ...] = ()
@@ -229,7 +248,8 @@ class _Scheduler(_Component):
 
 
 class _ApiServer(_Component):
-    pass
+    apiServerConfig: Optional[str] = None
+    """The API servers' webserver_config.py (the FAB auth manager's settings: SSO)."""
 
 
 class _Triggerer(_Component):
@@ -315,7 +335,7 @@ class _Pgbouncer(_Component):
 
 
 class _Statsd(_Placement):
-    enabled: Literal[True]
+    enabled: bool
 
 
 class _Data(_Strict):
@@ -360,6 +380,7 @@ class _Config(_Strict):
     secrets: dict[str, ConfigValue]
     api: dict[str, ConfigValue]
     kubernetes_executor: dict[str, ConfigValue]
+    metrics: Optional[dict[str, ConfigValue]] = None
 
 
 class ChartValues(_Strict):
@@ -471,7 +492,7 @@ def pool_plan(settings: AirflowSettings, database_instance_class: str) -> PoolPl
     return plan_pools(database_instance_class, settings.replicas["pgbouncer"], database_clients(settings))
 
 
-def _config(settings: AirflowSettings, task_log_bucket: str) -> dict[str, Any]:
+def _config(settings: AirflowSettings, task_log_bucket: str, task_log_group_arn: Optional[str] = None) -> dict[str, Any]:
     prefix = settings.task_log_prefix.strip("/")
     api: dict[str, ConfigValue] = {"workers": settings.api_workers_per_server}
     if settings.api_base_url:
@@ -486,7 +507,11 @@ def _config(settings: AirflowSettings, task_log_bucket: str) -> dict[str, Any]:
         },
         "logging": {
             "remote_logging": "True",
-            "remote_base_log_folder": f"s3://{task_log_bucket}/{prefix}",
+            # CloudWatch: each line is sent while the task runs, so a pod that dies keeps its log
+            # (infra/task_log_group.py). S3: the whole file is uploaded once the task ends.
+            "remote_base_log_folder": (
+                f"cloudwatch://{task_log_group_arn}" if task_log_group_arn else f"s3://{task_log_bucket}/{prefix}"
+            ),
             "remote_log_conn_id": TASK_LOG_CONNECTION_ID,
             # A log exists only in S3 once uploaded: nothing the pod keeps matters when it dies.
             "delete_local_logs": "True",
@@ -508,6 +533,28 @@ def _config(settings: AirflowSettings, task_log_bucket: str) -> dict[str, Any]:
         },
         "api": api,
         "kubernetes_executor": {"delete_worker_pods": "True", "delete_worker_pods_on_failure": "False"},
+        **_metrics_config(settings),
+    }
+
+
+def _metrics_config(settings: AirflowSettings) -> dict[str, Any]:
+    m = settings.metrics
+    if m is None:
+        return {}
+    if any("," in pattern for pattern in m.allow_list):
+        raise ValueError(f"metrics allow list patterns cannot contain commas: {m.allow_list}")
+    return {
+        "metrics": {
+            "statsd_on": "True",
+            "statsd_host": m.host,
+            "statsd_port": m.port,
+            "statsd_prefix": "airflow",
+            "metrics_allow_list": ",".join(m.allow_list),
+            # Legacy names put dag and task ids in the name: a custom metric per DAG, unbounded.
+            # Airflow 3.2.2 declares this option but never reads it (DualStatsManager keeps
+            # exporting legacy names): the anchored allow list is what actually keeps them out.
+            "legacy_names_on": "False",
+        }
     }
 
 
@@ -556,6 +603,7 @@ def airflow_values(
     plan: PoolPlan,
     *,
     task_log_bucket: str,
+    task_log_group_arn: Optional[str] = None,
     role_arns: Mapping[str, str],
     image: ImageRef,
     pod_annotations: Mapping[str, str] | None = None,
@@ -602,12 +650,15 @@ def airflow_values(
                 "value": json.dumps({"conn_type": "aws", "extra": {"region_name": settings.region}}, sort_keys=True),
             }
         ],
-        "config": _config(settings, task_log_bucket),
+        "config": _config(settings, task_log_bucket, task_log_group_arn),
         "scheduler": {
             **_ha_component(settings, "scheduler", _irsa(role_arns, "scheduler")),
             "logGroomerSidecar": {"enabled": False},
         },
-        "apiServer": _ha_component(settings, "api_server", _irsa(role_arns, "api_server")),
+        "apiServer": {
+            **_ha_component(settings, "api_server", _irsa(role_arns, "api_server")),
+            **({"apiServerConfig": webserver_config(settings.sso)} if settings.sso else {}),
+        },
         "triggerer": {
             **_ha_component(settings, "triggerer", _irsa(role_arns, "triggerer")),
             # Logs go to S3; a per-pod volume would only pin triggerers to one AZ.
@@ -663,7 +714,8 @@ def airflow_values(
                 "resources": settings.resources["pgbouncer_exporter"].as_values(),
             },
         },
-        "statsd": {"enabled": True, **_placement(settings, "statsd")},
+        # The chart's StatsD exporter only when nothing else collects the metrics.
+        "statsd": {"enabled": settings.metrics is None, **_placement(settings, "statsd")},
         "dags": _dags(settings),
         # Task logs live in S3 (remote logging); no PVC to lose, resize or pin to an AZ.
         "logs": {"persistence": {"enabled": False}},

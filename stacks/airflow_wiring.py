@@ -14,7 +14,17 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from infra.airflow import Airflow, AirflowArgs, UiSettings
-from infra.airflow_values import AirflowSettings, GitSyncDags, ImageDags, Resources, pool_plan
+from infra.airflow_sso import SsoSettings, sso_client_secret
+from infra.airflow_values import (
+    IRSA_COMPONENTS,
+    LOG_WRITERS,
+    AirflowSettings,
+    GitSyncDags,
+    ImageDags,
+    Resources,
+    StatsdMetrics,
+    pool_plan,
+)
 from infra.batch_namespace import (
     BatchContainerLimits,
     BatchNamespace,
@@ -26,8 +36,10 @@ from infra.batch_namespace import (
 from infra.batch_secrets import BatchSecrets, BatchSecretsArgs
 from infra.cidr import plan_subnets
 from infra.git_ssh_key import GIT_SSH_KEY, GitSshKey, GitSshKeyArgs
+from infra.observability import AGENT_SERVICE_HOST, STATSD_PORT
 from infra.database import POSTGRES_PORT
 from infra.pgbouncer import PoolPlanError
+from infra.task_log_group import TaskLogGroup, TaskLogGroupArgs, task_log_group_name
 from stacks.airflow_image import AirflowImage
 from stacks.config import Problem, StackConfig, StackConfigError
 from stacks.data import durable_secret_prefix
@@ -58,7 +70,28 @@ def needs_git_ssh_key(config: StackConfig) -> bool:
     return dags.source == "git_sync" and dags.git_sync.uses_ssh and bool(dags.git_sync.ssh_key_secret)
 
 
-def airflow_settings(config: StackConfig) -> AirflowSettings:
+def sso_client_secret_name(project: str, stack: str) -> str:
+    """Secrets Manager name of the OIDC client secret (``sso``): durable, valued by an operator."""
+    return f"{durable_secret_prefix(project, stack)}/sso-client-secret"
+
+
+def sso_settings(config: StackConfig, client_secret_name: Optional[str]) -> Optional[SsoSettings]:
+    """The SSO settings when ``sso.enabled`` (pure)."""
+    s = config.sso
+    if not s.enabled or client_secret_name is None:
+        return None
+    return SsoSettings(
+        provider=s.provider or "",
+        issuer=s.issuer or "",
+        client_id=s.client_id or "",
+        client_secret_name=client_secret_name,
+        region=config.region,
+        group_roles={group: tuple(roles) for group, roles in s.group_roles.items()},
+        default_role=s.default_role,
+    )
+
+
+def airflow_settings(config: StackConfig, *, sso_client_secret_name: Optional[str] = None) -> AirflowSettings:
     """The Airflow settings of a validated stack config (pure)."""
     a = config.airflow
     resources = {
@@ -91,6 +124,13 @@ def airflow_settings(config: StackConfig) -> AirflowSettings:
         admin_email=a.admin.email,
         api_base_url=f"https://{a.ui.hostname}" if a.ui.hostname else None,
         kubernetes_version=config.cluster.kubernetes_version,
+        metrics=StatsdMetrics(
+            AGENT_SERVICE_HOST,
+            STATSD_PORT,
+            tuple(config.observability.metric_allow_list),
+            cidrs=(str(config.network.vpc_cidr),),
+        ),
+        sso=sso_settings(config, sso_client_secret_name),
         # The internal NLB reaches the API servers through the nodes (source NAT to a node address).
         ui_source_cidrs=(str(config.network.vpc_cidr),),
         database_cidrs=tuple(str(c) for c in plan_subnets(config.network.vpc_cidr, config.network.az_count).database),
@@ -160,7 +200,8 @@ def build_airflow(
     (``infra.git_ssh_key``), copied into the Airflow namespace; while it has no value the release is
     installed without waiting (its git-sync containers cannot start) and a warning says what to run.
     """
-    settings = airflow_settings(config)
+    sso_secret = sso_client_secret_name(project, stack) if config.sso.enabled else None
+    settings = airflow_settings(config, sso_client_secret_name=sso_secret)
     try:
         pool_plan(settings, database_instance_class)
     except PoolPlanError as exc:
@@ -183,6 +224,17 @@ def build_airflow(
                 "and run pulumi up again."
             )
 
+    task_log_group = None
+    if config.task_logs.destination == "cloudwatch":
+        task_log_group = TaskLogGroup(
+            f"{stack}-task-log-group",
+            TaskLogGroupArgs(
+                name=task_log_group_name(project, stack),
+                region=config.region,
+                retention_days=config.task_logs.cloudwatch_retention_days,
+            ),
+            opts=opts,
+        )
     airflow = Airflow(
         f"{stack}-airflow",
         AirflowArgs(
@@ -199,6 +251,7 @@ def build_airflow(
             jwt_secret=jwt_secret,
             task_log_bucket_name=task_log_bucket_name,
             task_log_bucket_arn=task_log_bucket_arn,
+            task_log_group_arn=task_log_group.arn if task_log_group else None,
             image_repository=image.repository,
             image_tag=image.tag,
             await_release=await_release,
@@ -212,6 +265,16 @@ def build_airflow(
         ),
         opts=opts,
     )
+    if task_log_group is not None:
+        for component in IRSA_COMPONENTS:
+            task_log_group.grant(component, airflow.role_arns[component], write=component in LOG_WRITERS)
+    if settings.sso is not None:
+        sso_client_secret(
+            f"{stack}-airflow-sso-client-secret",
+            secret_name=settings.sso.client_secret_name,
+            reader_role_arn=airflow.role_arns["api_server"],
+            parent=airflow,
+        )
     batch = BatchNamespace(
         f"{stack}-batch",
         BatchNamespaceArgs(

@@ -19,8 +19,9 @@ from stacks.airflow_image import build_airflow_image
 from infra.batch_secrets import read_batch_secrets
 from stacks.airflow_wiring import batch_secrets_prefix, build_airflow
 from stacks.config import Problem, StackConfig, StackConfigError
-from stacks.data import build_data_stores
+from stacks.data import build_data_stores, database_identifier
 from stacks.names import stack_name_problems
+from stacks.operations import build_operations
 from stacks.patching.releases import record_parameter
 
 PROJECT = "batch-platform"
@@ -116,6 +117,16 @@ def build_environment(config: StackConfig, stack: str) -> dict[str, Any]:
         batch_secrets=batch_secrets,
     )
 
+    operations_outputs = build_operations(
+        config,
+        stack,
+        project=PROJECT,
+        cluster=cluster,
+        cluster_name=cluster_name(stack),
+        database_identifier=database_identifier(PROJECT, stack),
+        opts=on_aws,
+    )
+
     return {
         "region": config.region,
         "vpc_id": network.vpc.id,
@@ -131,6 +142,7 @@ def build_environment(config: StackConfig, stack: str) -> dict[str, Any]:
         "node_group_release_versions": cluster.node_group_release_versions,
         **airflow_outputs,
         "airflow_image_repository": airflow_image.own_repository_url,
+        **operations_outputs,
     }
 
 

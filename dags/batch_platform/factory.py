@@ -21,6 +21,7 @@ from batch_platform import chains
 from batch_platform import settings as platform_settings
 from batch_platform.dag_file import dag_file_text  # noqa: F401 - part of the factory's interface
 from batch_platform.jenkins_cron import CronSpecError
+from batch_platform.job_diagnosis import FAILURE_REASON_KEY, on_task_failure
 from batch_platform.security import operator_security_kwargs
 from batch_platform.spec import JobSpec, SpecError, load_spec
 from batch_platform.timetable import timetable_for
@@ -136,6 +137,9 @@ def job_operator_kwargs(spec: JobSpec, platform: platform_settings.PlatformSetti
         "ttl_seconds_after_finished": platform.ttl_seconds_after_finished,
         "get_logs": True,
         "deferrable": False,
+        # Why the Job failed (admission, scheduling, OOM, image, deadline) into the task log and XCom.
+        "on_failure_callback": [on_task_failure],
+        "on_retry_callback": [on_task_failure],
     }
 
 
@@ -150,6 +154,8 @@ def notifiers(spec: JobSpec, platform: platform_settings.PlatformSettings) -> li
     """Failure notifiers for the DAG run (Slack and/or e-mail)."""
     result: list[Any] = []
     summary = "Batch job {{ dag.dag_id }} failed (run {{ run_id }})."
+    # The diagnosis the failed task kept (batch_platform.job_diagnosis), when there is one.
+    summary += " {{ (ti.xcom_pull(task_ids='" + TASK_ID + "', key='" + FAILURE_REASON_KEY + "') if ti else '') or '' }}"
     if spec.notifications.slack is not None:
         from airflow.providers.slack.notifications.slack import SlackNotifier
 

@@ -16,7 +16,9 @@ from stacks.config.batch import BatchConfig
 from stacks.config.database import DatabaseConfig
 from stacks.config.cluster import ClusterConfig
 from stacks.config.network import NetworkConfig
+from stacks.config.operations import AlarmsConfig, ObservabilityConfig
 from stacks.config.problems import Problem
+from stacks.config.sso import SsoConfig
 from stacks.config.task_logs import TaskLogsConfig
 
 NAMESPACE = "batch-platform"
@@ -52,6 +54,9 @@ class StackConfig(Section):
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     task_logs: TaskLogsConfig = Field(default_factory=TaskLogsConfig)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    alarms: AlarmsConfig = Field(default_factory=AlarmsConfig)
+    sso: SsoConfig = Field(default_factory=SsoConfig)
 
     def problems(self, tier: str, path: str = "") -> list[Problem]:
         found: list[Problem] = []

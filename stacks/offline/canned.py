@@ -347,6 +347,10 @@ OUTPUTS.update(
             "region": region,
         },
         "aws:secretsmanager/secret:Secret": lambda name, inputs, region: {"arn": _secret_arn(inputs.get("name") or name, region)},
+        # CloudWatch alarms' ARNs (the dashboard's alarm widget lists them): arn:aws:cloudwatch:<region>:<account>:alarm:<name>.
+        "aws:cloudwatch/metricAlarm:MetricAlarm": lambda name, inputs, region: {
+            "arn": f"arn:aws:cloudwatch:{region}:{ACCOUNT_ID}:alarm:{inputs.get('name') or name}",
+        },
         "aws:secretsmanager/secretVersion:SecretVersion": lambda name, inputs, region: {
             "versionId": OFFLINE_VERSION_ID,
             "arn": inputs.get("secretId"),

@@ -98,7 +98,10 @@ def test_release_values_per_tier(plans):
     assert prod["executor"] == dev["executor"] == "KubernetesExecutor"
     assert prod["migrateDatabaseJob"]["useHelmHooks"] is False
     assert prod["createUserJob"]["applyCustomEnv"] is False
-    assert prod["config"]["logging"]["remote_base_log_folder"] == "s3://offline-task-logs/airflow/task-logs"
+    # Task logs stream to the stack's CloudWatch group (infra/task_log_group.py; tests/infra/test_task_log_group.py).
+    assert prod["config"]["logging"]["remote_base_log_folder"] == (
+        "cloudwatch://arn:aws:logs:eu-west-1:123456789012:log-group:/batch-platform/prod/airflow/task-logs"
+    )
     assert prod["pgbouncer"]["metadataPoolSize"] == 180
     assert dev["pgbouncer"]["replicas"] == 1
 
@@ -132,7 +135,12 @@ def test_each_role_trusts_exactly_its_service_account(plan):
 
 
 def test_log_policies_are_scoped_to_the_bucket_prefix(plan):
-    policies = {p.name: json.loads(p.input("policy")) for p in plan.of_type(POLICY)}
+    from infra.airflow_values import IRSA_COMPONENTS
+
+    # The components' own policies (the task-log group and the SSO secret grant theirs apart).
+    own = {f"{plan.stack}-airflow-{c.replace('_', '-')}" for c in IRSA_COMPONENTS}
+    policies = {p.name: json.loads(p.input("policy")) for p in plan.of_type(POLICY) if p.name in own}
+    assert len(policies) == len(own)
     for name, doc in policies.items():
         statements = {s["Sid"]: s for s in doc["Statement"]}
         objects, listing, connections = statements["TaskLogObjects"], statements["TaskLogListing"], statements["Connections"]
@@ -160,7 +168,9 @@ def test_notification_connections_live_in_secrets_manager(plan):
     names = sorted(r.input("name") for r in plan.of_type("aws:secretsmanager/secret:Secret"))
     prefix = f"batch-platform/{plan.stack}/airflow/connections"
     git_key = f"batch-platform/{plan.stack}/airflow/git-ssh-key"  # also valued by an operator
-    assert names == [f"{prefix}/slack_notifications", f"{prefix}/smtp_notifications", git_key]
+    # The OIDC client secret (valued by an operator too) where SSO is on (prod's stack file).
+    sso = [f"batch-platform/{plan.stack}/airflow/sso-client-secret"] if plan.stack == "prod" else []
+    assert names == sorted([f"{prefix}/slack_notifications", f"{prefix}/smtp_notifications", git_key, *sso])
     for secret in plan.of_type("aws:secretsmanager/secret:Secret"):
         assert "secretString" not in secret.inputs  # values are set by an operator, never in code
 

@@ -225,8 +225,14 @@ def test_notifications_come_from_secrets_manager(prod):
     }
 
 
-def test_metrics_exported_through_statsd(prod):
-    assert prod["statsd"]["enabled"] is True
+def test_metrics_go_to_the_cloudwatch_agent_not_to_the_charts_exporter(prod, dev):
+    for values in (prod, dev):
+        metrics = values["config"]["metrics"]
+        assert metrics["statsd_on"] == "True"
+        assert metrics["statsd_host"] == "cloudwatch-agent.amazon-cloudwatch.svc.cluster.local"
+        assert metrics["statsd_port"] == 8125
+        assert metrics["legacy_names_on"] == "False"
+        assert values["statsd"]["enabled"] is False
 
 
 def test_api_base_url_from_the_hostname(prod, dev):

@@ -99,6 +99,8 @@ def test_durable_resources_are_the_only_retained_ones(dev_plan, prod_plan):
             [f"batch-platform/{plan.stack}/airflow/{k}" for k in KEYS]
             + [f"batch-platform/{plan.stack}/airflow/connections/{c}" for c in ("slack_notifications", "smtp_notifications")]
             + [f"batch-platform/{plan.stack}/airflow/git-ssh-key"]
+            # The OIDC client secret an operator sets, where SSO is on (infra/airflow_sso.py).
+            + ([f"batch-platform/{plan.stack}/airflow/sso-client-secret"] if plan.config.sso.enabled else [])
         )
         assert plan.one(BUCKET).input("bucket") == f"batch-platform-{plan.stack}-task-logs-123456789012-eu-west-1"
 
@@ -198,7 +200,8 @@ def test_plan_command_shows_the_data_stores(capsys):
     [db] = by_type[INSTANCE]
     assert db["options"]["protect"] is True and db["inputs"]["deletionProtection"] is True
     assert db["inputs"]["password"] == "[secret]" and db["secretInputs"] == ["password"]
-    assert len(by_type[SECRET]) == len(KEYS) + 3 and all(r["options"]["retainOnDelete"] for r in by_type[SECRET])
+    # The Airflow keys, the two notification connections, the git key and (prod has SSO on) the OIDC client secret.
+    assert len(by_type[SECRET]) == len(KEYS) + 4 and all(r["options"]["retainOnDelete"] for r in by_type[SECRET])
     assert all(r["inputs"]["secretString"] == "[secret]" for r in by_type[VERSION])
     assert by_type[BUCKET][0]["options"]["retainOnDelete"] is True
     placeholders = [p for p in document["placeholders"] if p["invoke"].endswith("getRandomPassword")]

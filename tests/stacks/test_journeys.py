@@ -264,6 +264,8 @@ def test_d_a_kubernetes_minor_bump_moves_the_control_plane_nodes_addons_and_thei
     assert set(found) <= {
         f"{stack}-cluster-eks", f"{stack}-cluster-system", f"{stack}-cluster-batch", f"{stack}-cluster-autoscaler",
         f"{stack}-airflow-namespace", f"{stack}-batch-namespace", f"{stack}-cluster-coredns", f"{stack}-cluster-ebs-csi",
+        # The dashboard shows the node groups' AMI releases (infra/dashboard.py).
+        f"{stack}-dashboard-dashboard",
     }
     # EKS upgrades the control plane before its node groups: the groups depend on the cluster.
     eks = second.one(EKS)
