@@ -268,6 +268,8 @@ class Airflow(pulumi.ComponentResource):
 
     namespace: pulumi.Output[str]
     url: pulumi.Output[str]
+    load_balancer: pulumi.Output[str]
+    """The UI load balancer's DNS name ("" without one): the UI hostname's record must point at it."""
     role_arns: dict[str, pulumi.Output[str]]
     release: k8s.helm.v3.Release
 
@@ -335,7 +337,9 @@ class Airflow(pulumi.ComponentResource):
                 self.url = pulumi.Output.from_input(f"https://{args.ui.hostname}")
             else:
                 self.url = service.status.apply(_load_balancer_url)
+            self.load_balancer = service.status.apply(lambda status: _load_balancer_url(status).removeprefix("https://"))
         else:
+            self.load_balancer = pulumi.Output.from_input("")
             self.url = pulumi.Output.from_input(
                 f"http://{s.release_name}-api-server.{s.namespace}.svc.cluster.local:{API_SERVER_PORT}"
             )

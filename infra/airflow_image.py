@@ -1,8 +1,9 @@
 """The platform's Airflow image: what it is built from, the requirements it installs, and its tag.
 
 The image (``images/airflow/Dockerfile``) is the official Airflow image of the pinned version with
-exactly the ``apache-airflow*`` pins of our lock on top, the DAG library (``dags/batch_platform``,
-installed as a package from ``images/airflow/library``) and the platform's plugin. There is one
+exactly the ``apache-airflow*`` pins of our lock on top (and the lock's PostgreSQL drivers,
+``DATABASE_DRIVERS``), the DAG library (``dags/batch_platform``, installed as a package from
+``images/airflow/library``) and the platform's plugin. There is one
 source of truth for those pins: ``requirements.in`` -> ``requirements.txt`` (``make lock``) ->
 ``images/airflow/requirements.txt`` (``image_requirements``; ``make lock`` regenerates it and a test
 fails when it is stale). Third-party libraries stay those of the base image's constraints, unless a
@@ -72,8 +73,19 @@ def is_airflow_distribution(name: str) -> bool:
     return canonical == "apache-airflow" or canonical.startswith("apache-airflow-")
 
 
+# The PostgreSQL drivers Airflow talks to the metadata database with (psycopg2 for the sync engine,
+# asyncpg for the async one): the image runs the versions the end-to-end tests run (tests/e2e/).
+DATABASE_DRIVERS = ("psycopg2-binary", "asyncpg")
+
+
+def is_image_distribution(name: str) -> bool:
+    """A distribution whose lock pin the image installs: Airflow's own and the database drivers."""
+    return is_airflow_distribution(name) or canonical_name(name) in DATABASE_DRIVERS
+
+
 def image_requirements(lock_text: str, airflow_version: str = versions.AIRFLOW_VERSION) -> str:
-    """The image's requirements: the ``apache-airflow*`` pins of the lock, sorted, with a header.
+    """The image's requirements: the ``apache-airflow*`` and database driver pins of the lock, sorted,
+    with a header.
 
     Raises ValueError when an Airflow distribution of the lock is not pinned with ``==``, or when the
     lock's apache-airflow is not ``airflow_version`` (the version the chart and the base image run).
@@ -86,10 +98,10 @@ def image_requirements(lock_text: str, airflow_version: str = versions.AIRFLOW_V
         match = _PIN.match(line)
         if match is None:
             name = re.split(r"[\s<>=!~;@\[]", line, maxsplit=1)[0]
-            if is_airflow_distribution(name):
+            if is_image_distribution(name):
                 raise ValueError(f"{LOCK} line {number}: {line!r}: expected an exact pin name==version")
             continue
-        if is_airflow_distribution(match.group(1)):
+        if is_image_distribution(match.group(1)):
             pins[canonical_name(match.group(1))] = f"{match.group(1)}=={match.group(2)}"
     core = pins.get("apache-airflow")
     if core is None:
@@ -101,7 +113,7 @@ def image_requirements(lock_text: str, airflow_version: str = versions.AIRFLOW_V
         )
     header = (
         f"# Generated from {LOCK} by 'make lock' (python -m infra.airflow_image requirements): its\n"
-        "# apache-airflow* pins, installed into the Airflow image. Do not edit by hand.\n"
+        "# apache-airflow* and PostgreSQL driver pins, installed into the Airflow image. Do not edit by hand.\n"
     )
     return header + "".join(f"{pins[name]}\n" for name in sorted(pins))
 

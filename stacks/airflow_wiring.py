@@ -3,7 +3,7 @@
 ``build_environment`` calls ``build_airflow`` once the cluster (Kubernetes provider, OIDC provider)
 and the data layer (database, durable secrets, task-log bucket) exist; it passes their outputs as
 keyword arguments and gets back the stack outputs of this part (``airflow_namespace``,
-``airflow_url``, ``batch_namespace``).
+``airflow_url``, ``airflow_load_balancer``, ``batch_namespace``).
 """
 
 from __future__ import annotations
@@ -295,6 +295,7 @@ def build_airflow(
     outputs: dict[str, Any] = {
         "airflow_namespace": airflow.namespace,
         "airflow_url": airflow.url,
+        "airflow_load_balancer": airflow.load_balancer,
         "batch_namespace": batch.namespace,
     }
     if git_key is not None:

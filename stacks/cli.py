@@ -62,6 +62,24 @@ def _parser() -> argparse.ArgumentParser:
     mode = dr.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true", help="continue an unfinished rehearsal from its failed phase")
     mode.add_argument("--rollback", action="store_true", help="undo an unfinished rehearsal (recreating from its snapshot if needed)")
+    mode.add_argument(
+        "--cleanup",
+        action="store_true",
+        help="list the snapshots and retained automated backups earlier rehearsals left, and delete all but the newest "
+        "of each kind once confirmed (needs AWS credentials only)",
+    )
+    dr.add_argument(
+        "--point-in-time",
+        action="store_true",
+        help="recreate from the retained automated backups restored to their latest restorable time, as a real disaster "
+        "would, instead of the snapshot taken after the freeze",
+    )
+    dr.add_argument(
+        "--dns-zone-id",
+        metavar="ZONE_ID",
+        help="Route 53 hosted zone of the UI hostname: point its record at the recreated load balancer (default: print "
+        "the change to make)",
+    )
     dr.add_argument("--report-dir", type=Path, help="where to write the report (default .dr/<stack>/)")
     dr.add_argument(
         "--airflow-url",
@@ -75,6 +93,14 @@ def _parser() -> argparse.ArgumentParser:
         "(default: the admin user, password from batch-platform/<stack>/airflow/admin-password)",
     )
     dr.add_argument("--health-timeout", type=_minutes, default=30.0, metavar="MINUTES", help="how long to wait for Airflow healthy (default 30)")
+    dr.add_argument("--snapshot-timeout", type=_minutes, default=60.0, metavar="MINUTES", help="how long to wait for the snapshot (default 60)")
+    dr.add_argument(
+        "--freeze-timeout",
+        type=_minutes,
+        default=30.0,
+        metavar="MINUTES",
+        help="how long the freeze waits for running tasks before it records them and goes on (default 30)",
+    )
 
     image_tag = commands.add_parser(
         "image-tag", help="the Airflow image tag make image builds from this checkout and pushes for the stack"
@@ -157,7 +183,8 @@ def _plan(args: argparse.Namespace) -> int:
 class DrWiring:
     """What ``dr-rehearsal`` talks to. ``real_wiring`` is the default; tests inject fakes here."""
 
-    pulumi_stack: Callable[[str], Any]
+    pulumi_stack: Callable[[str, Path], Any]
+    """(stack name, project directory) -> PulumiStack."""
     aws_for_region: Callable[[str], Any]
     airflow_for_url: Callable[[str, Any], Any]
     """(url, credentials) -> AirflowApi."""
@@ -175,7 +202,10 @@ def real_wiring() -> DrWiring:
 
     from stacks.dr.airflow_api import AirflowApi
     from stacks.dr.aws_ops import AwsOps
+    from stacks.dr.pulumi_cli import terminate_as_interrupt
     from stacks.dr.pulumi_ops import AutomationStack
+
+    terminate_as_interrupt()  # a stopped job cancels pulumi gracefully, like Ctrl-C
 
     def ask(prompt: str) -> str | None:
         if not sys.stdin.isatty():
@@ -186,9 +216,9 @@ def real_wiring() -> DrWiring:
             return None
 
     return DrWiring(
-        pulumi_stack=AutomationStack,
+        pulumi_stack=AutomationStack,  # (name, project_dir): the program in --project-dir
         aws_for_region=AwsOps,
-        airflow_for_url=lambda url, credentials: AirflowApi(url, credentials),
+        airflow_for_url=lambda url, credentials, connect_host=None: AirflowApi(url, credentials, connect_host=connect_host),
         env=dict(os.environ),
         ask=ask,
         out=sys.stdout,
@@ -208,6 +238,28 @@ def _dr_rehearsal(args: argparse.Namespace, wiring: DrWiring) -> int:
         return 2
     config = load_stack_file(stack_file(args.stack, args.project_dir))  # an invalid stack file stops here (exit 2)
     region = config.region
+    # prod is refused from the stack file, before the Pulumi CLI, AWS or any file is touched
+    if config.tier == "prod" and not args.allow_prod and not (args.rollback or args.cleanup):
+        wiring.out.write(
+            f"refused: stack {args.stack} is a prod stack (tier: prod in Pulumi.{args.stack}.yaml): the rehearsal "
+            "destroys it; pass --allow-prod to rehearse on prod deliberately\n"
+        )
+        return 2
+    state_dir = (wiring.state_root or args.project_dir / ".dr") / args.stack
+    if args.cleanup:
+        from stacks.data import database_identifier
+        from stacks.dr.cleanup import run_cleanup
+        from stacks.environment import PROJECT
+
+        return run_cleanup(
+            stack=args.stack,
+            database=database_identifier(PROJECT, args.stack),
+            state_dir=state_dir,
+            aws=wiring.aws_for_region(region),
+            yes=args.yes,
+            ask=wiring.ask,
+            out=wiring.out,
+        )
     cached: dict[str, Any] = {}
 
     def credentials() -> Credentials | None:
@@ -235,7 +287,6 @@ def _dr_rehearsal(args: argparse.Namespace, wiring: DrWiring) -> int:
             ) from None
         return Credentials(username=username, password=password)
 
-    state_dir = (wiring.state_root or args.project_dir / ".dr") / args.stack
     options = Options(
         stack=args.stack,
         state_dir=state_dir,
@@ -245,13 +296,19 @@ def _dr_rehearsal(args: argparse.Namespace, wiring: DrWiring) -> int:
         yes=args.yes,
         airflow_url=args.airflow_url,
         health_timeout=args.health_timeout * 60,
+        snapshot_timeout=args.snapshot_timeout * 60,
+        freeze_timeout=args.freeze_timeout * 60,
+        point_in_time=args.point_in_time,
+        dns_zone_id=args.dns_zone_id,
     )
     extra = {key: value for key, value in (("now", wiring.now), ("sleep", wiring.sleep)) if value is not None}
     rehearsal = Rehearsal(
         options,
-        wiring.pulumi_stack(args.stack),
+        wiring.pulumi_stack(args.stack, args.project_dir),
         wiring.aws_for_region,
-        lambda url: wiring.airflow_for_url(url, credentials()),
+        lambda url, connect_host=None: (
+            wiring.airflow_for_url(url, credentials(), connect_host) if connect_host else wiring.airflow_for_url(url, credentials())
+        ),
         out=wiring.out,
         ask=wiring.ask,
         **extra,

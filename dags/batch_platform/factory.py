@@ -150,20 +150,45 @@ def _k8s_configuration():
     return Configuration()
 
 
+# Where a failure message points: the failed task's log in the Airflow UI (``ti.log_url``, built from
+# ``[api] base_url``), or the run's page when Airflow gives the callback no task instance.
+# Airflow leaves ``ti`` out of the context then (and tests pass None): both mean no task instance.
+_HAS_TI = "ti is defined and ti"
+LOG_LINK = "{{ ti.log_url if (" + _HAS_TI + ") else batch_run_url(dag.dag_id, run_id) }}"
+FAILURE_SUMMARY = "Batch job {{ dag.dag_id }} failed (run {{ run_id }})."
+# The diagnosis the failed task kept (batch_platform.job_diagnosis), on a line of its own, when there is one.
+FAILURE_REASON = (
+    "{% if " + _HAS_TI + " %}{% set reason = ti.xcom_pull(task_ids='" + TASK_ID + "', key='"
+    + FAILURE_REASON_KEY + "') %}{% if reason %}\n{{ reason }}{% endif %}{% endif %}"
+)
+
+
+def batch_run_url(dag_id: str, run_id: str) -> str:
+    """The UI page of a DAG run (a template macro of every batch DAG)."""
+    from urllib.parse import quote
+
+    from airflow.configuration import conf
+
+    base = conf.get("api", "base_url", fallback="http://localhost:8080/").rstrip("/")
+    return f"{base}/dags/{quote(dag_id)}/runs/{quote(run_id)}"
+
+
 def notifiers(spec: JobSpec, platform: platform_settings.PlatformSettings) -> list[Any]:
-    """Failure notifiers for the DAG run (Slack and/or e-mail)."""
+    """Failure notifiers for the DAG run (Slack and/or e-mail), each naming the job, the run and the log.
+
+    Slack goes through an incoming webhook (connection type ``slackwebhook``, the webhook URL as its
+    password): the webhook decides the channel. Mail goes through the SMTP connection, whose extras
+    carry the sender (``from_email``) and the TLS mode (``disable_ssl: true`` for STARTTLS on 587);
+    see docs/airflow.md, "Notifications".
+    """
     result: list[Any] = []
-    summary = "Batch job {{ dag.dag_id }} failed (run {{ run_id }})."
-    # The diagnosis the failed task kept (batch_platform.job_diagnosis), when there is one.
-    summary += " {{ (ti.xcom_pull(task_ids='" + TASK_ID + "', key='" + FAILURE_REASON_KEY + "') if ti else '') or '' }}"
     if spec.notifications.slack is not None:
-        from airflow.providers.slack.notifications.slack import SlackNotifier
+        from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
 
         result.append(
-            SlackNotifier(
-                slack_conn_id=spec.notifications.slack.conn_id or platform.slack_conn_id,
-                channel=spec.notifications.slack.channel,
-                text=":red_circle: " + summary,
+            SlackWebhookNotifier(
+                slack_webhook_conn_id=spec.notifications.slack.conn_id or platform.slack_conn_id,
+                text=f":red_circle: {FAILURE_SUMMARY} Log: {LOG_LINK}{FAILURE_REASON}",
             )
         )
     if spec.notifications.email is not None:
@@ -173,8 +198,11 @@ def notifiers(spec: JobSpec, platform: platform_settings.PlatformSettings) -> li
             SmtpNotifier(
                 to=list(spec.notifications.email.to),
                 smtp_conn_id=spec.notifications.email.conn_id or platform.smtp_conn_id,
-                subject="[batch] {{ dag.dag_id }} failed",
-                html_content="<p>" + summary + "</p>",
+                subject="[batch] {{ dag.dag_id }} failed (run {{ run_id }})",
+                html_content=(
+                    f'<p>{FAILURE_SUMMARY}</p><p>Log: <a href="{LOG_LINK}">{LOG_LINK}</a></p>'
+                    f"<pre>{FAILURE_REASON}</pre>"
+                ),
             )
         )
     return result
@@ -240,6 +268,7 @@ def dag_kwargs(spec: JobSpec, platform: platform_settings.PlatformSettings) -> d
         "on_failure_callback": notifiers(spec, platform) or None,
         "default_args": {"owner": spec.owner},
         "user_defined_filters": {"k8s_label": k8s_label},
+        "user_defined_macros": {"batch_run_url": batch_run_url},
     }
 
 

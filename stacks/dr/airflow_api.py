@@ -14,8 +14,11 @@ path and query parameter used here exists in it.
 
 from __future__ import annotations
 
+import functools
+import http.client
 import json
 import os
+import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -97,16 +100,65 @@ class TaskLogRef:
         }
 
 
+@dataclass(frozen=True)
+class TaskLog:
+    """A task log as the API serves it: Airflow 3.2 puts a "Log message source details" group first
+    (where it looked: ``s3://...``, "No logs found on s3...", "Could not read served logs..."), then
+    the log's own lines. ``lines`` counts only the latter: a log whose object is gone still has a header."""
+
+    lines: int
+    sources: tuple[str, ...]
+
+
+SOURCE_GROUP = "::group::Log message source details"
+END_GROUP = "::endgroup::"
+
+
+def parse_task_log(content: list[Any]) -> TaskLog:
+    """Split the ``content`` of a log response into its source-details group and its content lines."""
+    events = [str(item.get("event", "")) if isinstance(item, dict) else str(item) for item in content]
+    sources: list[str] = []
+    if events and events[0] == SOURCE_GROUP:
+        end = events.index(END_GROUP) if END_GROUP in events else len(events)
+        sources, events = events[1:end], events[end + 1 :]
+    return TaskLog(lines=sum(1 for event in events if event.strip()), sources=tuple(sources))
+
+
+@dataclass(frozen=True)
+class DagInfo:
+    """One DAG as the API lists it: whether it is paused, and when the DAG processor last parsed it
+    (a parse after the recreate means the recreated Airflow reads the DAG checkout)."""
+
+    dag_id: str
+    is_paused: bool
+    is_stale: bool
+    last_parsed_time: str | None
+    bundle_name: str | None = None
+    bundle_version: str | None = None
+
+
+UNFINISHED_TASK_STATES = ("running", "queued", "scheduled", "up_for_retry", "up_for_reschedule", "deferred", "restarting")
+"""Task instance states in which a task may still write to the database (or will be picked up again)."""
+
+
 class AirflowApi:
     """A small client of the Airflow 3 REST API v2 at ``base_url`` (with any path prefix it is served under)."""
 
-    def __init__(self, base_url: str, credentials: Credentials | None, timeout: float = 30.0):
+    def __init__(
+        self, base_url: str, credentials: Credentials | None, timeout: float = 30.0, *, connect_host: str | None = None
+    ):
+        """``connect_host``: connect to this host (a new load balancer's DNS name) instead of the URL's,
+        while still sending the URL's host name (Host header, TLS server name and certificate check):
+        reaches a recreated stack before its DNS record is changed."""
         if not base_url.startswith(("http://", "https://")):
             raise AirflowApiError(f"the Airflow URL must start with http:// or https://, got {base_url!r}")
         self.base_url = base_url.rstrip("/")
+        self.connect_host = connect_host
         self._credentials = credentials
         self._timeout = timeout
         self._token = credentials.token if credentials else None
+        handlers = [_PinnedHTTPHandler(connect_host), _PinnedHTTPSHandler(connect_host)] if connect_host else []
+        self._opener = urllib.request.build_opener(*handlers)
 
     # -- the calls the rehearsal makes -------------------------------------------------------
 
@@ -167,8 +219,8 @@ class AirflowApi:
             map_index=int(item.get("map_index", -1)),
         )
 
-    def task_log_lines(self, ref: TaskLogRef) -> int:
-        """How many log lines Airflow returns for the task instance (read from the log store)."""
+    def task_log(self, ref: TaskLogRef) -> TaskLog:
+        """The task instance's log as Airflow reads it from the log store (see ``TaskLog``)."""
         path = (
             f"/api/v2/dags/{_quote(ref.dag_id)}/dagRuns/{_quote(ref.dag_run_id)}"
             f"/taskInstances/{_quote(ref.task_id)}/logs/{ref.try_number}"
@@ -177,7 +229,49 @@ class AirflowApi:
         content = body.get("content")
         if not isinstance(content, list):
             raise AirflowApiError(f"GET {path}: no content list in the response")
-        return len(content)
+        return parse_task_log(content)
+
+    def task_log_lines(self, ref: TaskLogRef) -> int:
+        """How many lines of the log's own content Airflow returns (the source-details header left out)."""
+        return self.task_log(ref).lines
+
+    def dags(self) -> list[DagInfo]:
+        """Every DAG that is not stale, page by page."""
+        found: list[DagInfo] = []
+        while True:
+            body = self._request("GET", "/api/v2/dags", query={"limit": 100, "offset": len(found), "order_by": "dag_id"})
+            items = body.get("dags") or []
+            found += [
+                DagInfo(
+                    dag_id=item["dag_id"],
+                    is_paused=bool(item.get("is_paused")),
+                    is_stale=bool(item.get("is_stale")),
+                    last_parsed_time=item.get("last_parsed_time"),
+                    bundle_name=item.get("bundle_name"),
+                    bundle_version=item.get("bundle_version"),
+                )
+                for item in items
+            ]
+            if not items or len(found) >= int(body.get("total_entries") or 0):
+                return found
+
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        """Pause or un-pause one DAG (``PATCH /api/v2/dags/{dag_id}?update_mask=is_paused``)."""
+        self._request("PATCH", f"/api/v2/dags/{_quote(dag_id)}", query={"update_mask": "is_paused"}, body={"is_paused": paused})
+
+    def unfinished_task_instances(self, limit: int = 100) -> tuple[int, list[dict[str, Any]]]:
+        """(how many, up to ``limit`` of them) task instances in a state that may still write
+        (``UNFINISHED_TASK_STATES``), across every DAG and run."""
+        body = self._request(
+            "GET",
+            "/api/v2/dags/~/dagRuns/~/taskInstances",
+            query={"state": list(UNFINISHED_TASK_STATES), "limit": limit},
+        )
+        items = [
+            {k: item.get(k) for k in ("dag_id", "dag_run_id", "task_id", "try_number", "map_index", "state")}
+            for item in body.get("task_instances") or []
+        ]
+        return int(body.get("total_entries") or len(items)), items
 
     # -- transport ---------------------------------------------------------------------------
 
@@ -209,7 +303,7 @@ class AirflowApi:
     ) -> dict[str, Any]:
         url = self.base_url + path
         if query:
-            url += "?" + urllib.parse.urlencode(query)
+            url += "?" + urllib.parse.urlencode(query, doseq=True)
         headers = {"Accept": "application/json"}
         data = None
         if body is not None:
@@ -219,7 +313,7 @@ class AirflowApi:
             headers["Authorization"] = f"Bearer {self._token or self._authenticate()}"
         request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as response:
+            with self._opener.open(request, timeout=self._timeout) as response:
                 raw = response.read()
         except urllib.error.HTTPError as exc:
             if exc.code == 401 and auth and not retried and self._credentials and self._credentials.password:
@@ -235,6 +329,43 @@ class AirflowApi:
             return json.loads(raw)
         except ValueError:
             raise AirflowApiError(f"{method} {path}: the response is not JSON") from None
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, host: str, *, connect_host: str, **kwargs: Any):
+        super().__init__(host, **kwargs)
+        self._connect_host = connect_host
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._connect_host, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, host: str, *, connect_host: str, **kwargs: Any):
+        super().__init__(host, **kwargs)
+        self._connect_host = connect_host
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self._connect_host, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # the URL's name, checked
+
+
+class _PinnedHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, connect_host: str):
+        super().__init__()
+        self._connect_host = connect_host
+
+    def http_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(functools.partial(_PinnedHTTPConnection, connect_host=self._connect_host), req)
+
+
+class _PinnedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, connect_host: str):
+        super().__init__()
+        self._connect_host = connect_host
+
+    def https_open(self, req: urllib.request.Request) -> Any:
+        return self.do_open(functools.partial(_PinnedHTTPSConnection, connect_host=self._connect_host), req)
 
 
 def _quote(part: str) -> str:

@@ -1,7 +1,9 @@
 """The AWS calls of the DR rehearsal, through boto3: RDS instances and snapshots, S3 canary objects.
 
-Everything here is read-only except ``create_snapshot`` and ``put_object``; nothing deletes anything
-(the rehearsal never deletes a snapshot). Tests run these calls against moto.
+Everything here is read-only except ``create_snapshot``, ``put_object`` and ``upsert_cname``; nothing
+here deletes anything (the rehearsal never deletes a snapshot: ``stacks.dr.cleanup`` does, on
+confirmation). Tests run these calls against moto, and against botocore's Stubber (which checks
+every request and response against botocore's model) where moto lacks a field or an operation.
 
 ``bucket_exists`` and ``describe_secret`` are how the rehearsal proves that the destroy left the
 retained durable data (the task-log bucket, the fernet key secret) in AWS before it recreates.
@@ -41,6 +43,26 @@ class DbSnapshot:
     create_time: datetime | None
     encrypted: bool
     kms_key_id: str | None
+    database_time: datetime | None = None
+    """SnapshotDatabaseTime: the most recent transaction applied to the restored instance (RDS's
+    definition); the data-loss window starts here, not at SnapshotCreateTime."""
+    instance: str | None = None
+    snapshot_type: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class AutomatedBackup:
+    """Retained automated backups of a deleted instance (point-in-time recovery outlives it)."""
+
+    arn: str
+    instance: str
+    resource_id: str
+    status: str
+    """active (the instance exists) or retained (it was deleted)."""
+    instance_create_time: datetime | None
+    earliest_time: datetime | None
+    latest_time: datetime | None
 
 
 @dataclass(frozen=True)
@@ -72,7 +94,16 @@ class AwsOps:
         self.s3 = session.client("s3", region_name=region)
         self.sts = session.client("sts", region_name=region)
         self.secretsmanager = session.client("secretsmanager", region_name=region)
+        self._session = session
+        self._route53: Any = None
         self._sleep = sleep
+
+    @property
+    def route53(self) -> Any:
+        """Only made when a hosted zone is configured (Route 53 is global)."""
+        if self._route53 is None:
+            self._route53 = self._session.client("route53")
+        return self._route53
 
     # -- identity ----------------------------------------------------------------------------
 
@@ -137,6 +168,68 @@ class AwsOps:
                 return None
             raise AwsError(f"describe snapshot {snapshot}: {exc}") from None
         return _snapshot(found[0]) if found else None
+
+    def manual_snapshot_quota(self) -> tuple[int, int] | None:
+        """(used, max) of the account's ManualSnapshots quota in this region, or None when the
+        credentials may not read it (the preflight then says it could not check)."""
+        try:
+            quotas = self.rds.describe_account_attributes().get("AccountQuotas") or []
+        except (ClientError, BotoCoreError):
+            return None
+        found = next((q for q in quotas if q.get("AccountQuotaName") == "ManualSnapshots"), None)
+        return (int(found["Used"]), int(found["Max"])) if found else None
+
+    def manual_snapshots(self, instance: str) -> list[DbSnapshot]:
+        """Every manual snapshot of ``instance`` (also after the instance is deleted), with its tags."""
+        found: list[DbSnapshot] = []
+        try:
+            paginator = self.rds.get_paginator("describe_db_snapshots")
+            for page in paginator.paginate(DBInstanceIdentifier=instance, SnapshotType="manual"):
+                found += [_snapshot(item) for item in page.get("DBSnapshots", [])]
+        except ClientError as exc:
+            raise AwsError(f"list snapshots of {instance}: {_code(exc)}") from None
+        return found
+
+    def automated_backups(self, instance: str) -> list[AutomatedBackup]:
+        """The automated backups (active and retained) of every instance named ``instance``."""
+        try:
+            items = self.rds.describe_db_instance_automated_backups(DBInstanceIdentifier=instance).get("DBInstanceAutomatedBackups", [])
+        except ClientError as exc:
+            if _code(exc) == "DBInstanceAutomatedBackupNotFound":
+                return []
+            raise AwsError(f"list automated backups of {instance}: {_code(exc)}") from None
+        return [
+            AutomatedBackup(
+                arn=item.get("DBInstanceAutomatedBackupsArn", ""),
+                instance=item.get("DBInstanceIdentifier", instance),
+                resource_id=item.get("DbiResourceId", ""),
+                status=item.get("Status", "unknown"),
+                instance_create_time=item.get("InstanceCreateTime"),
+                earliest_time=(item.get("RestoreWindow") or {}).get("EarliestTime"),
+                latest_time=(item.get("RestoreWindow") or {}).get("LatestTime"),
+            )
+            for item in items
+        ]
+
+    def upsert_cname(self, zone_id: str, name: str, target: str, ttl: int = 60) -> str:
+        """Point ``name`` at ``target`` (a load balancer's DNS name) in a Route 53 hosted zone; returns
+        the change ID."""
+        try:
+            change = self.route53.change_resource_record_sets(
+                HostedZoneId=zone_id,
+                ChangeBatch={
+                    "Comment": "DR rehearsal: the UI hostname follows the recreated load balancer",
+                    "Changes": [
+                        {
+                            "Action": "UPSERT",
+                            "ResourceRecordSet": {"Name": name, "Type": "CNAME", "TTL": ttl, "ResourceRecords": [{"Value": target}]},
+                        }
+                    ],
+                },
+            )["ChangeInfo"]
+        except (ClientError, BotoCoreError) as exc:
+            raise AwsError(f"point {name} at {target} in hosted zone {zone_id}: {_code(exc)}") from None
+        return change["Id"]
 
     def wait_snapshot_available(
         self,
@@ -210,15 +303,20 @@ class AwsOps:
             raise AwsError(f"head s3://{bucket}/{key}: {_code(exc)}") from None
         return StoredObject(key, item["ETag"], item.get("LastModified"))
 
-    def newest_object(self, bucket: str, *, skip_prefix: str, max_pages: int = 20) -> StoredObject | None:
-        """The most recently written object outside ``skip_prefix`` (a real task log), scanning at most
-        ``max_pages`` pages of 1000 keys so a huge bucket cannot stall the rehearsal."""
+    def newest_object(
+        self, bucket: str, *, skip_prefix: str, on_page: Callable[[int], None] = lambda keys: None
+    ) -> StoredObject | None:
+        """The most recently written object outside ``skip_prefix`` (a real task log), over the whole
+        bucket: S3 lists keys in alphabetical order only, so no prefix of the listing is enough.
+        ``on_page`` gets the number of keys read so far every 100 pages (100,000 keys)."""
         newest: StoredObject | None = None
         paginator = self.s3.get_paginator("list_objects_v2")
+        keys = 0
         try:
-            for page_number, page in enumerate(paginator.paginate(Bucket=bucket)):
-                if page_number >= max_pages:
-                    break
+            for page_number, page in enumerate(paginator.paginate(Bucket=bucket), 1):
+                keys += len(page.get("Contents", []))
+                if page_number % 100 == 0:
+                    on_page(keys)
                 for item in page.get("Contents", []):
                     if item["Key"].startswith(skip_prefix):
                         continue
@@ -237,6 +335,10 @@ def _snapshot(item: dict[str, Any]) -> DbSnapshot:
         create_time=item.get("SnapshotCreateTime"),
         encrypted=bool(item.get("Encrypted")),
         kms_key_id=item.get("KmsKeyId"),
+        database_time=item.get("SnapshotDatabaseTime"),
+        instance=item.get("DBInstanceIdentifier"),
+        snapshot_type=item.get("SnapshotType"),
+        tags=tuple((t["Key"], t["Value"]) for t in item.get("TagList") or []),
     )
 
 

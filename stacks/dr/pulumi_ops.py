@@ -12,9 +12,10 @@ they are read and written with ``path=True``, which edits ``Pulumi.<stack>.yaml`
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 NAMESPACE = "batch-platform"
 
@@ -44,6 +45,53 @@ OnOutput = Callable[[str], None]
 
 class PulumiError(Exception):
     """A Pulumi operation failed; the message says which and why."""
+
+
+MAX_ERROR = 2000
+
+
+def error_summary(stdout: str, stderr: str, code: int | None = None, limit: int = MAX_ERROR) -> str:
+    """The useful part of a failed Pulumi command, at most ``limit`` characters.
+
+    The CLI prints progress first and its ``Diagnostics:`` section (each resource's error) last, and
+    the overall ``error:`` line on stderr: those are kept, and when they are still too long it is
+    their end that is kept (the beginning is progress), marked with ``...``.
+    """
+    lines = stdout.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == "Diagnostics:"), None)
+    parts = []
+    if start is not None:
+        end = next(
+            (i for i in range(start + 1, len(lines)) if re.match(r"^(Outputs|Resources|Duration):", lines[i].strip())),
+            len(lines),
+        )
+        parts.append("\n".join(line.rstrip() for line in lines[start + 1 : end] if line.strip()))
+    if stderr.strip():
+        parts.append(stderr.strip())
+    if not parts:
+        parts.append("\n".join(lines[-15:]))
+    text = ("" if code is None else f"exit code {code}: ") + "\n".join(parts)
+    return text if len(text) <= limit else "..." + text[-(limit - 3) :]
+
+
+class PulumiCommandFailed(PulumiError):
+    """A Pulumi CLI command exited with an error; the message keeps its diagnostics (see ``error_summary``).
+    ``concurrent`` is set when the stack is locked by another update (or a stale lock)."""
+
+    def __init__(self, command: str, stdout: str, stderr: str, code: int | None, concurrent: bool = False):
+        self.command, self.stdout, self.stderr, self.code, self.concurrent = command, stdout, stderr, code, concurrent
+        super().__init__(f"pulumi {command} failed, {error_summary(stdout, stderr, code)}")
+
+
+@dataclass(frozen=True)
+class PendingOperation:
+    """An operation the engine started and never saw finish (the CLI died or was killed mid-way)."""
+
+    kind: str
+    """creating, updating, deleting, reading, importing."""
+    urn: str
+    type: str
+    inputs: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -95,8 +143,9 @@ class PulumiStack(Protocol):
     def remove_config(self, key: str) -> None:
         """Remove a structured config value."""
 
-    def up(self, on_output: OnOutput) -> None:
-        """``pulumi up --yes --skip-preview``, streaming the engine's output lines."""
+    def up(self, on_output: OnOutput, targets: Sequence[str] | None = None) -> None:
+        """``pulumi up --yes --skip-preview``, streaming the engine's output lines; with ``targets``
+        (URNs), only those resources are updated (``--target``)."""
 
     def destroy(self, on_output: OnOutput) -> None:
         """``pulumi destroy --exclude-protected``: protected resources stay in the state and the
@@ -105,29 +154,60 @@ class PulumiStack(Protocol):
     def resources(self) -> list[StackResource]:
         """The resources of the current state, with their protect and retain_on_delete flags."""
 
+    def pending_operations(self) -> list[PendingOperation]:
+        """Operations an interrupted command left in the state."""
+
+    def repair(self, on_output: OnOutput, imports: Mapping[str, str]) -> list[str]:
+        """Make the state usable after an interrupted command: cancel a stale update lock, import the
+        pending creates whose cloud ID is known (``imports``: URN -> ID, ``refresh
+        --import-pending-creates``), clear the other pending operations (``refresh
+        --clear-pending-creates``). Returns what was done, one line each."""
+
 
 class AutomationStack:
-    """``PulumiStack`` on the Pulumi Automation API, for the program in ``work_dir`` (the project root)."""
+    """``PulumiStack`` on the Pulumi Automation API, for the program in ``work_dir`` (the project root,
+    ``--project-dir``). The CLI runs through ``GracefulPulumiCommand``: Ctrl-C cancels it gracefully."""
 
-    def __init__(self, stack_name: str, work_dir: Path | str | None = None):
+    def __init__(self, stack_name: str, work_dir: Path | str | None = None, *, on_note: OnOutput | None = None):
         from stacks.config.loader import PROJECT_ROOT
 
         self.name = stack_name
         self._work_dir = str(work_dir or PROJECT_ROOT)
+        self._on_note = on_note
         self._stack: Any = None
+
+    @property
+    def work_dir(self) -> str:
+        return self._work_dir
 
     def _select(self) -> Any:
         from pulumi import automation as auto
 
+        from stacks.dr.pulumi_cli import GracefulPulumiCommand
+
         if self._stack is None:
             try:
-                self._stack = auto.select_stack(stack_name=self.name, work_dir=self._work_dir)
+                command = GracefulPulumiCommand(on_note=self._on_note)
+                options = auto.LocalWorkspaceOptions(work_dir=self._work_dir, pulumi_command=command)
+                self._stack = auto.select_stack(stack_name=self.name, work_dir=self._work_dir, opts=options)
             except FileNotFoundError as exc:
                 raise PulumiError(
                     "the Pulumi CLI was not found on PATH: the rehearsal drives it through the Automation API; "
                     "install the CLI and log in to the backend that holds the stack"
                 ) from exc
         return self._stack
+
+    def _run(self, command: str, operation: Callable[[], Any]) -> Any:
+        """Run one CLI operation; a failure becomes ``PulumiCommandFailed`` with its diagnostics."""
+        from pulumi import automation as auto
+
+        try:
+            return operation()
+        except auto.CommandError as exc:
+            stdout, stderr, code = _command_result(exc)
+            raise PulumiCommandFailed(
+                command, stdout, stderr, code, concurrent=isinstance(exc, auto.ConcurrentUpdateError)
+            ) from None
 
     def exists(self) -> bool:
         from pulumi import automation as auto
@@ -136,6 +216,9 @@ class AutomationStack:
             self._select()
         except auto.StackNotFoundError:
             return False
+        except auto.CommandError as exc:  # not logged in, backend unreachable...: one clear line, not a traceback
+            stdout, stderr, code = _command_result(exc)
+            raise PulumiCommandFailed("stack select", stdout, stderr, code) from None
         return True
 
     def outputs(self) -> dict[str, Any]:
@@ -160,14 +243,18 @@ class AutomationStack:
     def remove_config(self, key: str) -> None:
         self._select().remove_config(key, path=True)
 
-    def up(self, on_output: OnOutput) -> None:
-        self._select().up(on_output=on_output, color="never")
+    def up(self, on_output: OnOutput, targets: Sequence[str] | None = None) -> None:
+        stack = self._select()
+        self._run("up", lambda: stack.up(on_output=on_output, color="never", target=list(targets) if targets else None))
 
     def destroy(self, on_output: OnOutput) -> None:
-        self._select().destroy(on_output=on_output, color="never", exclude_protected=True)
+        stack = self._select()
+        self._run("destroy", lambda: stack.destroy(on_output=on_output, color="never", exclude_protected=True))
+
+    def _deployment(self) -> dict[str, Any]:
+        return self._select().export_stack().deployment or {}
 
     def resources(self) -> list[StackResource]:
-        deployment = self._select().export_stack().deployment or {}
         return [
             StackResource(
                 urn=item["urn"],
@@ -177,5 +264,76 @@ class AutomationStack:
                 outputs=item.get("outputs") or {},
                 retain_on_delete=bool(item.get("retainOnDelete", False)),
             )
-            for item in deployment.get("resources") or []
+            for item in self._deployment().get("resources") or []
         ]
+
+    def pending_operations(self) -> list[PendingOperation]:
+        found = []
+        for item in self._deployment().get("pending_operations") or []:
+            resource = item.get("resource") or {}
+            found.append(
+                PendingOperation(
+                    kind=str(item.get("type", "unknown")),
+                    urn=str(resource.get("urn", "")),
+                    type=str(resource.get("type", "")),
+                    inputs=resource.get("inputs") or {},
+                )
+            )
+        return found
+
+    def repair(self, on_output: OnOutput, imports: Mapping[str, str]) -> list[str]:
+        stack = self._select()
+        done: list[str] = []
+        pending = self.pending_operations()
+        creates = [p for p in pending if p.kind == "creating"]
+        known = {p.urn: imports[p.urn] for p in creates if p.urn in imports}
+        unknown = [p for p in creates if p.urn not in imports]
+
+        def refresh(what: str, **flags: Any) -> None:
+            api = stack.workspace.cli_api
+            env = dict(stack.workspace.env_vars or {})
+            call = lambda: api.refresh(  # noqa: E731
+                stack=self.name, color="never", cwd=self._work_dir, additional_env=env, on_output=on_output, **flags
+            )
+            try:
+                self._run("refresh", call)
+            except PulumiCommandFailed as exc:
+                if not exc.concurrent:
+                    raise
+                # our own CLI has exited (it was waited for): the lock it held is stale
+                self._run("cancel", stack.cancel)
+                done.append("cancelled the stale update lock left by the interrupted command (pulumi cancel)")
+                self._run("refresh", call)
+            done.append(what)
+
+        if known:
+            pairs = [part for urn, id_ in sorted(known.items()) for part in (urn, id_)]
+            refresh(
+                "imported the pending creates that exist in AWS: "
+                + ", ".join(f"{urn} as {id_}" for urn, id_ in sorted(known.items()))
+                + " (pulumi refresh --import-pending-creates)",
+                import_pending_creates=pairs,
+            )
+        if unknown:
+            refresh(
+                "cleared the pending creates of resources not found in AWS: "
+                + ", ".join(p.urn for p in unknown)
+                + " (pulumi refresh --clear-pending-creates)",
+                clear_pending_creates=True,
+            )
+        if not done:
+            others = [p for p in pending if p.kind != "creating"]
+            refresh(
+                "refreshed the state from AWS"
+                + (f" (clears the pending {', '.join(sorted({p.kind for p in others}))} operations)" if others else "")
+            )
+        return done
+
+
+def _command_result(exc: Exception) -> tuple[str, str, int | None]:
+    """stdout, stderr and exit code of an Automation API ``CommandError`` (its text is the result's str)."""
+    text = str(exc)
+    match = re.search(r"\n code: (-?\d+)\n stdout: (.*)\n stderr: (.*)\Z", text, re.S)
+    if not match:
+        return "", text, None
+    return match.group(2), match.group(3), int(match.group(1))

@@ -115,7 +115,7 @@ def test_environment_params_jenkins_variables_and_secrets(rendered):
 
 
 def test_dag_level_settings(rendered):
-    from airflow.providers.slack.notifications.slack import SlackNotifier
+    from airflow.providers.slack.notifications.slack_webhook import SlackWebhookNotifier
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
     dag, _ = rendered
@@ -126,8 +126,10 @@ def test_dag_level_settings(rendered):
     assert "team-a/nightly/export" in dag.doc_md
     assert dag.params["REGION"] == "eu"
     callbacks = dag.on_failure_callback
-    assert [type(c) for c in callbacks] == [SlackNotifier, SmtpNotifier]
-    assert callbacks[0].slack_conn_id == "slack_notifications"
+    # The documented Slack connection is an incoming webhook (docs/airflow.md); tests/e2e/ sends both
+    # through the real hooks to a local webhook and mail relay.
+    assert [type(c) for c in callbacks] == [SlackWebhookNotifier, SmtpNotifier]
+    assert callbacks[0].slack_webhook_conn_id == "slack_notifications"
     assert callbacks[1].smtp_conn_id == "smtp_notifications"
 
 
@@ -189,7 +191,27 @@ def test_platform_contract_defaults():
 def test_notification_connections_default_from_settings_and_can_be_set_per_spec():
     spec = parse_spec_data(FULL_SPEC, "jobs/team-a.nightly.export.yaml")
     dag = build_dag(spec, platform_settings.load({"BATCH_SLACK_CONN_ID": "slack_other"}))
-    assert dag.on_failure_callback[0].slack_conn_id == "slack_other"
+    assert dag.on_failure_callback[0].slack_webhook_conn_id == "slack_other"
     custom = {**FULL_SPEC, "notifications": {"email": {"to": ["a@example.com"], "conn_id": "smtp_team_a"}}}
     dag = build_dag(parse_spec_data(custom, "jobs/team-a.nightly.export.yaml"), platform_settings.load({}))
     assert dag.on_failure_callback[0].smtp_conn_id == "smtp_team_a"
+
+
+def test_failure_messages_without_a_task_instance_link_to_the_run(rendered):
+    # Airflow gives a DAG failure callback no task instance when none ran (e.g. a run timed out
+    # before its task started): the message then links to the run's page (tests/e2e/ covers the
+    # task-log link of a real failed try).
+    import copy
+
+    dag, _ = rendered
+    slack, mail = (copy.copy(n) for n in dag.on_failure_callback)
+    context = {"dag": dag, "run_id": "manual__2026-01-02T03:04:05+00:00", "reason": "timed out"}
+    run_url = "http://localhost:8080/dags/team-a.nightly.export/runs/manual__2026-01-02T03%3A04%3A05%2B00%3A00"
+    slack.render_template_fields(context, dag.get_template_env())
+    assert slack.text == (
+        ":red_circle: Batch job team-a.nightly.export failed (run manual__2026-01-02T03:04:05+00:00). "
+        f"Log: {run_url}"
+    )
+    mail.render_template_fields(context, dag.get_template_env())
+    assert mail.subject == "[batch] team-a.nightly.export failed (run manual__2026-01-02T03:04:05+00:00)"
+    assert f'<a href="{run_url}">' in mail.html_content

@@ -217,6 +217,8 @@ def api_server():
 
 class FakeTI:
     task_id = "run"
+    # A real task instance has it; the failure messages link to it (dags/batch_platform/factory.py).
+    log_url = "https://airflow.example/dags/team-a.nightly.export/runs/r/tasks/run?try_number=1"
 
     def __init__(self):
         self.pushed = {}

@@ -67,6 +67,7 @@ class World:
     out: io.StringIO = field(default_factory=io.StringIO)
     answers: list[str | None] = field(default_factory=list)
     aws_wrappers: list[Callable[[AwsOps], None]] = field(default_factory=list)
+    rds_as_on_aws: Any = None
 
     @property
     def state_dir(self) -> Path:
@@ -106,7 +107,7 @@ class World:
             options,
             self.stack,
             self.aws_for_region,
-            lambda url: AirflowApi(url, self.credentials()),  # looked up per call: tests may swap it
+            lambda url, connect_host=None: AirflowApi(url, self.credentials(), connect_host=connect_host),  # per call: tests may swap it
             out=self.out,
             ask=ask,
             now=self.clock.now,
@@ -143,7 +144,133 @@ class World:
             return None
 
 
+class RdsAsOnAWS:
+    """What moto leaves out of RDS and a real account answers, in botocore's model shapes (each
+    answer is validated against the operation's output shape, as botocore's Stubber does):
+
+    * ``SnapshotDatabaseTime`` (and ``SnapshotCreateTime``) of a snapshot on the rehearsal's clock:
+      the moment CreateDBSnapshot was called;
+    * ``LatestRestorableTime`` of an instance: ``lag`` seconds behind the clock;
+    * ``DescribeAccountAttributes`` with the ManualSnapshots quota (moto does not implement it):
+      ``used`` counts the manual snapshots that exist, ``max_snapshots`` is the limit;
+    * automated backups (moto keeps none with an ARN or resource ID, and cannot delete one): each
+      instance created or restored gets one, retained when the instance is deleted (the real program
+      sets ``delete_automated_backups=False``), listed by DescribeDBInstanceAutomatedBackups and
+      deleted by DeleteDBInstanceAutomatedBackup (whose request botocore validates first).
+
+    Registered on the session, so every client made from it (the fake stack's, the rehearsal's) sees it.
+    """
+
+    def __init__(self, session, clock: FakeClock, *, lag: float = 300.0, max_snapshots: int = 100, extra_used: int = 0):
+        self.clock, self.lag, self.max_snapshots, self.extra_used = clock, lag, max_snapshots, extra_used
+        self.taken: dict[str, Any] = {}
+        self.quota_readable = True
+        self._rds_model = session._session.get_service_model("rds")
+        self._session = session
+        self.backups: list[dict[str, Any]] = []
+        events = session.events
+        events.register("after-call.rds.CreateDBSnapshot", self._created)
+        events.register("after-call.rds.DescribeDBSnapshots", self._snapshots)
+        events.register("after-call.rds.DescribeDBInstances", self._instances)
+        events.register("before-call.rds.DescribeAccountAttributes", self._quota)
+        for operation in ("CreateDBInstance", "RestoreDBInstanceFromDBSnapshot", "RestoreDBInstanceToPointInTime"):
+            events.register(f"after-call.rds.{operation}", self._instance_created)
+        events.register("after-call.rds.DeleteDBInstance", self._instance_deleted)
+        events.register("before-call.rds.DescribeDBInstanceAutomatedBackups", self._describe_backups)
+        events.register("before-call.rds.DeleteDBInstanceAutomatedBackup", self._delete_backup)
+
+    @staticmethod
+    def _answer(parsed: dict) -> tuple:
+        from botocore.awsrequest import AWSResponse
+
+        return AWSResponse("https://rds.eu-west-1.amazonaws.com/", 200, {}, None), parsed
+
+    def _instance_created(self, parsed, **kwargs):
+        instance = parsed.get("DBInstance")
+        if not instance:
+            return
+        number = len(self.backups) + 1
+        self.backups.append(
+            {
+                "DBInstanceAutomatedBackupsArn": f"arn:aws:rds:eu-west-1:123456789012:auto-backup:ab-{number:04d}",
+                "DBInstanceIdentifier": instance["DBInstanceIdentifier"],
+                "DbiResourceId": f"db-{number:026d}",  # unique per instance, as on AWS (moto reuses one per name)
+                "Status": "active",
+                "InstanceCreateTime": self.clock.now(),
+                "RestoreWindow": {"EarliestTime": self.clock.now()},
+                "Engine": "postgres",
+            }
+        )
+
+    def _instance_deleted(self, parsed, **kwargs):
+        instance = parsed.get("DBInstance") or {}
+        for backup in self.backups:
+            if backup["DBInstanceIdentifier"] == instance.get("DBInstanceIdentifier") and backup["Status"] == "active":
+                backup["Status"] = "retained"
+                backup["RestoreWindow"]["LatestTime"] = self.clock.now()
+
+    def _describe_backups(self, model, params, **kwargs):
+        wanted = params["body"].get("DBInstanceIdentifier")  # the serialized request (query protocol: a form)
+        items = [dict(b) for b in self.backups if wanted in (None, b["DBInstanceIdentifier"])]
+        return self._answer(self._validated("DescribeDBInstanceAutomatedBackups", {"DBInstanceAutomatedBackups": items}))
+
+    def _delete_backup(self, model, params, **kwargs):
+        from botocore.exceptions import ClientError
+
+        found = next((b for b in self.backups if b["DbiResourceId"] == params["body"].get("DbiResourceId")), None)
+        if found is None or found["Status"] != "retained":
+            raise ClientError({"Error": {"Code": "InvalidDBInstanceAutomatedBackupState", "Message": "not retained"}}, "DeleteDBInstanceAutomatedBackup")
+        self.backups.remove(found)
+        return self._answer(self._validated("DeleteDBInstanceAutomatedBackup", {"DBInstanceAutomatedBackup": {**found, "Status": "deleting"}}))
+
+    def _validated(self, operation: str, parsed: dict) -> dict:
+        from botocore.validate import validate_parameters
+
+        if "Error" in parsed:  # an error answer: nothing to add
+            return parsed
+        shape = self._rds_model.operation_model(operation).output_shape
+        validate_parameters({k: v for k, v in parsed.items() if k != "ResponseMetadata"}, shape)
+        return parsed
+
+    def _created(self, parsed, **kwargs):
+        snapshot = parsed.get("DBSnapshot") or {}
+        self.taken[snapshot.get("DBSnapshotIdentifier")] = self.clock.now()
+
+    def _snapshots(self, parsed, **kwargs):
+        if "Error" in parsed:
+            return
+        for item in parsed.get("DBSnapshots", []):
+            at = self.taken.get(item["DBSnapshotIdentifier"])
+            if at is not None:
+                item["SnapshotCreateTime"] = at
+                item["SnapshotDatabaseTime"] = at
+        self._validated("DescribeDBSnapshots", parsed)
+
+    def _instances(self, parsed, **kwargs):
+        from datetime import timedelta
+
+        if "Error" in parsed:
+            return
+        for item in parsed.get("DBInstances", []):
+            item["LatestRestorableTime"] = self.clock.now() - timedelta(seconds=self.lag)
+        self._validated("DescribeDBInstances", parsed)
+
+    def _quota(self, model, params, **kwargs):
+        from botocore.exceptions import ClientError
+
+        if not self.quota_readable:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "not authorized"}}, "DescribeAccountAttributes")
+        rds = self._session.client("rds")
+        used = len(rds.describe_db_snapshots(SnapshotType="manual")["DBSnapshots"]) + self.extra_used
+        parsed = self._validated(
+            "DescribeAccountAttributes",
+            {"AccountQuotas": [{"AccountQuotaName": "ManualSnapshots", "Used": used, "Max": self.max_snapshots}]},
+        )
+        return self._answer(parsed)
+
+
 def make_world(session, clock, airflow, tmp_path, **stack_args) -> World:
+    rds = RdsAsOnAWS(session, clock)  # before the stack makes its clients: they inherit the session's handlers
     stack = RecordingStack(
         stack_args.pop("name", "dev"),
         session=session,
@@ -152,7 +279,7 @@ def make_world(session, clock, airflow, tmp_path, **stack_args) -> World:
         airflow_url=airflow.url,
         **stack_args,
     )
-    return World(session=session, clock=clock, airflow=airflow, stack=stack, tmp=tmp_path)
+    return World(session=session, clock=clock, airflow=airflow, stack=stack, tmp=tmp_path, rds_as_on_aws=rds)
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ Pulumi semantics modelled:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
@@ -41,7 +42,7 @@ from stacks.data import database_identifier, durable_secret_prefix, task_log_buc
 from stacks.dr.pulumi_ops import DELETION_PROTECTION, REGION, RESTORE_FROM_SNAPSHOT, TIER, StackResource
 from stacks.environment import PROJECT
 
-from tests.dr.fake_airflow import AirflowState
+from tests.dr.fake_airflow import AirflowState, log_key
 
 MUTATING = ("set_config", "remove_config", "up", "destroy")
 ACCOUNT = "123456789012"  # moto's account
@@ -132,13 +133,25 @@ class RecordingStack:
         self.after_destroy_hooks: list[Callable[["RecordingStack"], None]] = []
         self.deployed = False
         self.exists_in_backend = True
+        self.load_balancer = ""
+        """The UI load balancer's DNS name (the stack output): a test sets one and changes it on recreate."""
+        self.pending: list = []
+        """Pending operations an interrupted up left in the state (``PendingOperation``)."""
+        self.locked = False
         self._key_arn: str | None = None
         self._final_snapshot: str | None = None
         self._instances_created = 0
         self._values = {FERNET_KEY: airflow.fernet_key.decode(), ADMIN_PASSWORD: airflow.password}
         """First values of the secrets, as Secrets Manager would generate them."""
         self._apply()  # deployed before the rehearsal
-        self.s3.put_object(Bucket=self.bucket, Key="airflow/task-logs/dag_id=payroll_export/run_id=r1/task_id=run_job/attempt=1.log", Body=b"old log\n")
+        task = airflow.task_instances[0]
+        self.task_log_key = log_key(task["dag_id"], task["dag_run_id"], task["task_id"], task["try_number"])
+        lines = [
+            {"timestamp": "2025-01-01T00:00:01.000000Z", "level": "info", "event": "Starting java -jar app.jar --job.name=payroll_export"},
+            {"timestamp": "2025-01-01T00:03:10.000000Z", "level": "info", "event": "Job: [payroll_export] completed with status COMPLETED"},
+        ]
+        self.s3.put_object(Bucket=self.bucket, Key=self.task_log_key, Body="".join(json.dumps(line) + "\n" for line in lines).encode())
+        airflow.read_remote = self._read_log
         self.calls.clear()
 
     def _roles(self, with_database_key: bool) -> list[Role]:
@@ -188,6 +201,7 @@ class RecordingStack:
             "kubeconfig": "apiVersion: v1  # secret: must never reach a file",
             "airflow_namespace": "airflow",
             "airflow_url": self.airflow_url,
+            "airflow_load_balancer": self.load_balancer,
         }
 
     def get_config(self, key: str) -> str | None:
@@ -202,17 +216,22 @@ class RecordingStack:
         self._call("remove_config", key)
         self.config.pop(key, None)
 
-    def up(self, on_output) -> None:
-        self._call("up")
+    def up(self, on_output, targets=None) -> None:
+        self._call("up", *([tuple(targets)] if targets else []))
+        self._refuse_if_locked("up")
         on_output(f"Updating ({self.name}):")
         self.clock.advance(self.UP_SECONDS)
-        self._apply()
+        if targets:
+            self._apply_targets(targets)
+        else:
+            self._apply()
         for hook in self.after_up_hooks:
             hook(self)
         on_output("Update complete.")
 
     def destroy(self, on_output) -> None:
         self._call("destroy")
+        self._refuse_if_locked("destroy")
         on_output(f"Destroying ({self.name}):")
         self.clock.advance(self.DESTROY_SECONDS)
         self.airflow.up = False
@@ -226,6 +245,33 @@ class RecordingStack:
         for hook in self.after_destroy_hooks:
             hook(self)
         on_output("Destroy complete.")
+
+    def _refuse_if_locked(self, command: str) -> None:
+        if self.locked:
+            from stacks.dr.pulumi_ops import PulumiCommandFailed
+
+            raise PulumiCommandFailed(
+                command, "", "error: the stack is currently locked by 1 lock(s). Either wait for the other process(es) "
+                "to end or delete the lock file with `pulumi cancel`.", 255, concurrent=True,
+            )
+
+    def pending_operations(self):
+        self._call("pending_operations")
+        return list(self.pending)
+
+    def repair(self, on_output, imports):
+        self._call("repair", dict(imports))
+        self.locked = False
+        done = []
+        for op in list(self.pending):
+            self.pending.remove(op)
+            if op.urn in imports:
+                role = next(r for r in self.roles if self._urn(r) == op.urn)
+                self.state[role.role] = self._record(role)
+                done.append(f"imported {op.urn} as {imports[op.urn]}")
+            else:
+                done.append(f"cleared {op.urn}")
+        return done or ["refreshed the state from AWS"]
 
     def resources(self) -> list[StackResource]:
         self._call("resources")
@@ -295,13 +341,31 @@ class RecordingStack:
         self.airflow.password = self._secret_value(ADMIN_PASSWORD)
         self.deployed = True
         self.airflow.up = True
+        self.airflow.parsed(self.clock.now().isoformat())  # the DAG processor reads the git-sync checkout
+
+    def _urn(self, role: Role) -> str:
+        parent = f"{role.parent_type}$" if role.parent_type else ""
+        return f"urn:pulumi:{self.name}::{PROJECT}::{parent}{role.type}::{role.logical}"
 
     def _record(self, role: Role) -> StackResource:
         flags = self._flags(role)
-        parent = f"{role.parent_type}$" if role.parent_type else ""
-        urn = f"urn:pulumi:{self.name}::{PROJECT}::{parent}{role.type}::{role.logical}"
         id_, outputs = self._identity(role)
-        return StackResource(urn=urn, type=role.type, protect=flags == PROTECT, id=id_, outputs=outputs, retain_on_delete=flags == RETAIN)
+        return StackResource(urn=self._urn(role), type=role.type, protect=flags == PROTECT, id=id_, outputs=outputs, retain_on_delete=flags == RETAIN)
+
+    def _apply_targets(self, targets) -> None:
+        """A targeted up: only the resources named by URN are updated (their options included)."""
+        for role in self.roles:
+            if self._urn(role) in targets and role.role in self.state:
+                self._update(role)
+                self.state[role.role] = self._record(role)
+
+    def _read_log(self, key: str) -> str | None:
+        try:
+            return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode()
+        except self.s3.exceptions.NoSuchKey:
+            return None
+        except self.s3.exceptions.NoSuchBucket:
+            return None
 
     def _identity(self, role: Role) -> tuple[str, dict[str, Any]]:
         kind, _, key = role.role.partition(":")

@@ -173,3 +173,59 @@ def test_describe_secret_sees_a_scheduled_deletion(ops, aws_env):
     sm.delete_secret(SecretId=arn, RecoveryWindowInDays=30)
     assert ops.describe_secret(arn).deleted_date is not None
     assert ops.describe_secret("batch-platform/dev/airflow/other") is None
+
+
+def test_the_newest_object_is_found_past_twenty_thousand_keys():
+    """S3 lists keys alphabetically: the newest log can be on any page, here the 120th (120,000 keys)."""
+    ops = AwsOps("eu-west-1", session=boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x"), sleep=lambda s: None)
+    stubber = Stubber(ops.s3)
+    old = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    for page in range(120):
+        newest = page == 119
+        response = {
+            "Contents": [{"Key": f"dag_id=d{page:03d}/attempt=1.log", "ETag": f'"e{page}"', "LastModified": datetime(2025, 3, 1, tzinfo=timezone.utc) if newest else old}],
+            "IsTruncated": not newest,
+            "KeyCount": 1,
+        }
+        if not newest:
+            response["NextContinuationToken"] = f"t{page + 1}"
+        expected = {"Bucket": "task-logs"} | ({"ContinuationToken": f"t{page}"} if page else {})
+        stubber.add_response("list_objects_v2", response, expected)  # checked against botocore's model
+    pages: list[int] = []
+    with stubber:
+        found = ops.newest_object("task-logs", skip_prefix="dr-rehearsal/", on_page=pages.append)
+    assert found.key == "dag_id=d119/attempt=1.log"
+    assert pages == [100]  # progress every 100 pages
+    stubber.assert_no_pending_responses()
+
+
+def test_a_snapshot_reads_its_database_time_from_the_model_field():
+    ops = AwsOps("eu-west-1", session=boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x"), sleep=lambda s: None)
+    stubber = Stubber(ops.rds)
+    item = {
+        **_snapshot("available")["DBSnapshots"][0],
+        "SnapshotCreateTime": datetime(2025, 3, 1, 9, 0, 30, tzinfo=timezone.utc),
+        "SnapshotDatabaseTime": datetime(2025, 3, 1, 9, 0, 0, tzinfo=timezone.utc),
+        "DBInstanceIdentifier": "batch-platform-dev-airflow",
+        "SnapshotType": "manual",
+        "TagList": [{"Key": "dr-rehearsal", "Value": "r1"}],
+    }
+    stubber.add_response("describe_db_snapshots", {"DBSnapshots": [item]}, {"DBSnapshotIdentifier": "s1"})
+    with stubber:
+        found = ops.describe_snapshot("s1")
+    assert found.database_time == datetime(2025, 3, 1, 9, 0, 0, tzinfo=timezone.utc)
+    assert found.create_time > found.database_time and found.tags == (("dr-rehearsal", "r1"),)
+
+
+def test_the_manual_snapshot_quota_is_read_from_the_account_attributes():
+    ops = AwsOps("eu-west-1", session=boto3.session.Session(aws_access_key_id="x", aws_secret_access_key="x"), sleep=lambda s: None)
+    stubber = Stubber(ops.rds)
+    stubber.add_response(
+        "describe_account_attributes",
+        {"AccountQuotas": [{"AccountQuotaName": "DBInstances", "Used": 3, "Max": 40}, {"AccountQuotaName": "ManualSnapshots", "Used": 97, "Max": 100}]},
+        {},
+    )
+    stubber.add_client_error("describe_account_attributes", "AccessDenied")
+    with stubber:
+        assert ops.manual_snapshot_quota() == (97, 100)
+        assert ops.manual_snapshot_quota() is None

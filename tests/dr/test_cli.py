@@ -13,9 +13,9 @@ from stacks.dr.airflow_api import AirflowApi
 
 def _wiring(world, env: dict[str, str] | None = None) -> DrWiring:
     return DrWiring(
-        pulumi_stack=lambda name: world.stack,
+        pulumi_stack=lambda name, project_dir: world.stack,
         aws_for_region=world.aws_for_region,
-        airflow_for_url=lambda url, credentials: AirflowApi(url, credentials),
+        airflow_for_url=lambda url, credentials, connect_host=None: AirflowApi(url, credentials, connect_host=connect_host),
         env=env if env is not None else {"AIRFLOW_API_USERNAME": world.airflow.state.username, "AIRFLOW_API_PASSWORD": world.airflow.state.password},
         ask=lambda prompt: None,
         out=world.out,
@@ -49,6 +49,9 @@ def test_bad_arguments_exit_2_before_anything_happens(argv, message, capsys):
     [
         (["dr-rehearsal", "dev", "--resume", "--rollback"], "not allowed with argument"),
         (["dr-rehearsal", "dev", "--health-timeout", "0"], "expected a positive number of minutes"),
+        (["dr-rehearsal", "dev", "--snapshot-timeout", "x"], "expected a number of minutes, got 'x'"),
+        (["dr-rehearsal", "dev", "--freeze-timeout", "-1"], "expected a positive number of minutes"),
+        (["dr-rehearsal", "dev", "--cleanup", "--resume"], "not allowed with argument"),
         (["dr-rehearsal"], "the following arguments are required: stack"),
     ],
 )
@@ -61,7 +64,7 @@ def test_argparse_errors_exit_2(argv, message, capsys):
 
 def test_the_command_runs_the_rehearsal_end_to_end(world):
     assert main(["dr-rehearsal", "dev", "--yes", "--report-dir", str(world.tmp / "reports")], dr_wiring=_wiring(world)) == 0
-    assert "PASSED: 11 checks" in world.out.getvalue()
+    assert "PASSED: 13 checks" in world.out.getvalue()
     assert (world.tmp / "dr" / "dev" / "state.json").exists()
     assert list((world.tmp / "reports").glob("dr-report-dev-*.md"))
 
@@ -130,3 +133,61 @@ def test_resume_is_passed_through(world):
     world.stack.fail_next["destroy"] = RuntimeError("interrupted")
     assert main(["dr-rehearsal", "dev", "--yes"], dr_wiring=_wiring(world)) == 1
     assert main(["dr-rehearsal", "dev", "--yes", "--resume"], dr_wiring=_wiring(world)) == 0
+
+
+def test_prod_is_refused_from_the_stack_file_before_anything(capsys):
+    out = io.StringIO()
+    wiring = _untouchable()
+    wiring.out = out
+    assert main(["dr-rehearsal", "prod"], dr_wiring=wiring) == 2
+    assert out.getvalue() == (
+        "refused: stack prod is a prod stack (tier: prod in Pulumi.prod.yaml): the rehearsal destroys it; "
+        "pass --allow-prod to rehearse on prod deliberately\n"
+    )
+
+
+@pytest.mark.parametrize("mode", ["--rollback", "--resume", None])
+def test_without_the_pulumi_cli_every_mode_ends_in_one_clear_line(world, tmp_path, monkeypatch, mode):
+    from stacks.dr.pulumi_ops import AutomationStack
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no pulumi on it
+    wiring = _wiring(world)
+    wiring.pulumi_stack = lambda name, project_dir: AutomationStack(name, project_dir)
+    argv = ["dr-rehearsal", "dev", "--yes"] + ([mode] if mode else [])
+    assert main(argv, dr_wiring=wiring) == 2
+    lines = world.out.getvalue().strip().splitlines()
+    assert lines == [
+        "refused: the Pulumi CLI was not found on PATH: the rehearsal drives it through the Automation API; "
+        "install the CLI and log in to the backend that holds the stack"
+    ]
+    assert not (world.tmp / "dr").exists()
+
+
+def test_the_project_dir_reaches_the_automation_stack(world, tmp_path):
+    seen = []
+    wiring = _wiring(world)
+    wiring.pulumi_stack = lambda name, project_dir: seen.append((name, project_dir)) or world.stack
+    root = Path(__file__).resolve().parents[2]
+    assert main(["--project-dir", str(root), "dr-rehearsal", "dev", "--yes"], dr_wiring=wiring) == 0
+    assert seen == [("dev", root)]
+    from stacks.dr.pulumi_ops import AutomationStack
+
+    assert AutomationStack("dev", tmp_path).work_dir == str(tmp_path)
+
+
+def test_the_timeouts_and_modes_reach_the_rehearsal(world, monkeypatch):
+    import stacks.dr.rehearsal as rehearsal_module
+
+    seen = {}
+    real = rehearsal_module.Rehearsal
+
+    class Spy(real):
+        def __init__(self, options, *args, **kwargs):
+            seen["options"] = options
+            super().__init__(options, *args, **kwargs)
+
+    monkeypatch.setattr(rehearsal_module, "Rehearsal", Spy)
+    argv = ["dr-rehearsal", "dev", "--yes", "--snapshot-timeout", "90", "--freeze-timeout", "5", "--dns-zone-id", "Z123"]
+    main(argv, dr_wiring=_wiring(world))
+    options = seen["options"]
+    assert (options.snapshot_timeout, options.freeze_timeout, options.dns_zone_id, options.point_in_time) == (5400.0, 300.0, "Z123", False)

@@ -8,13 +8,27 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import stat
 import sys
 from pathlib import Path
 
 import pytest
 
-from stacks.dr.pulumi_ops import DELETION_PROTECTION, RESTORE_FROM_SNAPSHOT, AutomationStack, PulumiError, StackResource
+from stacks.dr.pulumi_cli import CANCEL_NOTE, PulumiInterrupted
+from stacks.dr.pulumi_ops import (
+    DELETION_PROTECTION,
+    RESTORE_FROM_SNAPSHOT,
+    AutomationStack,
+    PendingOperation,
+    PulumiCommandFailed,
+    PulumiError,
+    StackResource,
+    error_summary,
+)
+
+DB_URN = "urn:pulumi:dev::batch-platform::batch-platform:infra:Database$aws:rds/instance:Instance::dev-database-instance"
+PENDING_DB = {"urn": DB_URN, "type": "aws:rds/instance:Instance", "inputs": {"identifier": "batch-platform-dev-airflow"}}
 
 FAKE_CLI = Path(__file__).with_name("fake_pulumi_cli.py")
 
@@ -61,9 +75,13 @@ def cli(tmp_path, monkeypatch):
             return json.loads(state.read_text())
 
         @staticmethod
-        def fail(command: str) -> None:
+        def fail(command: str, stdout: list[str] | None = None) -> None:
+            Cli.update(fail=command, fail_stdout=stdout or [])
+
+        @staticmethod
+        def update(**values) -> None:
             document = json.loads(state.read_text())
-            document["fail"] = command
+            document.update(values)
             state.write_text(json.dumps(document))
 
     (tmp_path / "Pulumi.yaml").write_text("name: batch-platform\nruntime: python\n")
@@ -99,12 +117,97 @@ def test_up_and_destroy_stream_output_and_destroy_keeps_protected_resources(cli)
     assert "--exclude-protected" in destroy
 
 
-def test_a_failed_up_raises(cli):
-    cli.fail("up")
-    from pulumi.automation import CommandError
-
-    with pytest.raises(CommandError, match="injected"):
+def test_a_failed_up_raises_with_the_diagnostics_kept(cli):
+    # the CLI prints progress first and the reason last: a long run must not cut the reason off
+    progress = [f"    ~ aws:eks/nodeGroup:NodeGroup batch-{i} updating ({i}s)" for i in range(400)]
+    diagnostics = [
+        "Diagnostics:",
+        "  aws:rds:Instance (dev-database-instance):",
+        "    error: creating RDS DB Instance: DBInstanceAlreadyExists: DB instance already exists",
+        "",
+        "Resources:",
+        "    401 unchanged",
+    ]
+    cli.fail("up", stdout=progress + diagnostics)
+    with pytest.raises(PulumiCommandFailed) as caught:
         AutomationStack("dev", work_dir=cli.work_dir).up(lambda line: None)
+    message = str(caught.value)
+    assert isinstance(caught.value, PulumiError)
+    assert "DBInstanceAlreadyExists" in message and "error: up failed: injected" in message
+    assert "batch-3" not in message  # the progress is left out
+    assert len(message) < 2100 and caught.value.code == 255
+
+
+def test_an_error_longer_than_the_limit_keeps_its_end():
+    text = error_summary("Diagnostics:\n" + "\n".join(f"  error {i}" for i in range(1000)), "error: the last word", 255, limit=300)
+    assert len(text) == 300 and text.startswith("...") and text.endswith("error: the last word")
+
+
+def test_a_targeted_up_passes_the_urns(cli):
+    AutomationStack("dev", work_dir=cli.work_dir).up(lambda line: None, targets=[DB_URN])
+    up = next(c for c in cli.commands() if c[0] == "up")
+    assert up[up.index("--target") + 1] == DB_URN
+
+
+def _interrupt_once_on(marker: str):
+    """An on_output that sends this process SIGINT (the terminal's Ctrl-C) once the CLI printed ``marker``."""
+    lines: list[str] = []
+
+    def on_output(line: str) -> None:
+        lines.append(line)
+        if marker in line and not any("sent" == x for x in lines):
+            lines.append("sent")
+            os.kill(os.getpid(), signal.SIGINT)
+
+    return lines, on_output
+
+
+def test_ctrl_c_cancels_the_cli_gracefully_and_waits_for_it(cli):
+    cli.update(inflight={"seconds": 60, "resource": PENDING_DB})
+    lines, on_output = _interrupt_once_on("creating")
+    with pytest.raises(PulumiInterrupted) as caught:
+        AutomationStack("dev", work_dir=cli.work_dir).up(on_output)
+    # the CLI got one SIGINT, said so, finished the operation in flight and exited by itself
+    assert "^C received; cancelling. If you would like to terminate immediately, press ^C again." in lines
+    assert CANCEL_NOTE in lines
+    assert any(line.endswith("created (0.2s)") or "created (" in line for line in lines)
+    assert caught.value.code == 255 and caught.value.forced is False
+    assert "update canceled" in caught.value.tail
+    state = cli.state()
+    assert state["locked"] is False and state["pending_operations"] == []
+    assert DB_URN in [r["urn"] for r in state["resources"]]
+
+
+def test_pending_operations_are_read_from_the_state(cli):
+    cli.update(pending_operations=[{"resource": PENDING_DB, "type": "creating"}])
+    assert AutomationStack("dev", work_dir=cli.work_dir).pending_operations() == [
+        PendingOperation(kind="creating", urn=DB_URN, type="aws:rds/instance:Instance", inputs={"identifier": "batch-platform-dev-airflow"})
+    ]
+
+
+def test_repair_cancels_a_stale_lock_and_imports_the_pending_create(cli):
+    # what a CLI killed mid-create leaves: the lock and a pending create of an instance RDS did create
+    other = {"urn": "urn:pulumi:dev::batch-platform::aws:ec2/securityGroup:SecurityGroup::dev-db-sg", "type": "aws:ec2/securityGroup:SecurityGroup"}
+    cli.update(locked=True, pending_operations=[{"resource": PENDING_DB, "type": "creating"}, {"resource": other, "type": "creating"}])
+    stack = AutomationStack("dev", work_dir=cli.work_dir)
+    done = stack.repair(lambda line: None, {DB_URN: "batch-platform-dev-airflow"})
+    assert done[0].startswith("cancelled the stale update lock")
+    assert "imported the pending creates that exist in AWS" in done[1] and "as batch-platform-dev-airflow" in done[1]
+    assert "cleared the pending creates of resources not found in AWS" in done[2] and "dev-db-sg" in done[2]
+    refreshes = [c for c in cli.commands() if c[0] in ("refresh", "cancel")]
+    assert [c[0] for c in refreshes] == ["refresh", "cancel", "refresh", "refresh"]
+    assert refreshes[2][refreshes[2].index("--import-pending-creates") + 1 :][:3] == [DB_URN, "--import-pending-creates", "batch-platform-dev-airflow"]
+    assert "--clear-pending-creates" in refreshes[3]
+    state = cli.state()
+    assert state["pending_operations"] == [] and state["locked"] is False
+    assert {"urn": DB_URN, "type": "aws:rds/instance:Instance", "id": "batch-platform-dev-airflow"} in state["resources"]
+    AutomationStack("dev", work_dir=cli.work_dir).up(lambda line: None)  # and the stack is usable again
+
+
+def test_repair_without_pending_operations_refreshes_once(cli):
+    done = AutomationStack("dev", work_dir=cli.work_dir).repair(lambda line: None, {})
+    assert done == ["refreshed the state from AWS"]
+    assert [c[0] for c in cli.commands() if c[0] in ("refresh", "cancel")] == ["refresh"]
 
 
 def test_outputs_include_secrets_in_plaintext_for_the_caller(cli):

@@ -146,3 +146,13 @@ def test_the_fake_stack_is_the_real_program(prod_plan, prod_world):
     assert set(RECORDED_OUTPUTS) <= set(outputs) <= set(prod_plan.outputs)
     assert outputs[BUCKET_OUTPUT] == prod_plan.outputs[BUCKET_OUTPUT]
     assert outputs[DB_OUTPUT] == prod_plan.outputs[DB_OUTPUT]
+
+
+def test_the_git_sync_key_the_rehearsal_checks_is_a_durable_secret_of_the_real_program(prod_plan, prod_state):
+    from stacks.dr.rehearsal import GIT_KEY_OUTPUT
+
+    name = prod_plan.outputs.get(GIT_KEY_OUTPUT)
+    assert name == "batch-platform/prod/airflow/git-ssh-key", "prod's DAGs come over SSH: the output names the key"
+    assert GIT_KEY_OUTPUT not in prod_plan.secret_outputs
+    secret = find_secret(prod_state, name)
+    assert secret is not None and secret.durable, f"{name} must be retained or protected"

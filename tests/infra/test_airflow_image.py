@@ -13,6 +13,7 @@ import pytest
 from infra import airflow_image, versions
 from infra.airflow_image import (
     CONTEXT_PATHS,
+    DATABASE_DRIVERS,
     DOCKERFILE,
     DOCKERIGNORE,
     IMAGE_REQUIREMENTS,
@@ -45,13 +46,20 @@ def test_image_requirements_file_is_generated_from_the_lock():
     assert (REPO_ROOT / IMAGE_REQUIREMENTS).read_text(encoding="utf-8") == image_requirements(LOCK_TEXT)
 
 
-def test_image_requirements_are_exactly_the_airflow_pins_of_the_lock():
+def test_image_requirements_are_exactly_the_airflow_and_driver_pins_of_the_lock():
     image = _pins((REPO_ROOT / IMAGE_REQUIREMENTS).read_text(encoding="utf-8"))
-    lock = {name: version for name, version in _pins(LOCK_TEXT).items() if is_airflow_distribution(name)}
+    lock = {
+        name: version
+        for name, version in _pins(LOCK_TEXT).items()
+        if is_airflow_distribution(name) or name in DATABASE_DRIVERS
+    }
     assert image == lock
     assert image["apache-airflow"] == versions.AIRFLOW_VERSION
-    for provider in ("cncf-kubernetes", "slack", "smtp", "amazon"):
+    for provider in ("cncf-kubernetes", "slack", "smtp", "amazon", "fab"):
         assert f"apache-airflow-providers-{provider}" in image
+    # The metadata database's drivers (sync and async engine) are the ones tests/e2e/ runs against
+    # a real PostgreSQL.
+    assert set(DATABASE_DRIVERS) <= set(image)
 
 
 def test_image_requirements_are_the_versions_the_tests_run():
