@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import shlex
 import textwrap
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,6 +64,8 @@ class Options:
 def read_definition(definition: Definition, options: Options | None = None) -> JenkinsJob:
     """Read one config.xml or Jenkinsfile into a JenkinsJob (raises ConversionError / ManualMigration)."""
     job = JenkinsJob(full_name=definition.full_name, source=definition.display, kind="freestyle")
+    if definition.kind == "unreadable":
+        raise ConversionError(f"cannot list the directory ({definition.error}): the jobs in it, if any, were not converted")
     try:
         _read_into(job, definition, options or Options())
     except ConversionError as exc:  # ManualMigration included
@@ -143,9 +146,36 @@ def check_variables(job: JenkinsJob) -> None:
             job.issue("variable", f"${variable} has no Airflow equivalent", "remove it or pass the value as a param")
 
 
+def dag_id_for(full_name: str) -> str:
+    """The DAG id (and spec name) of a Jenkins full name: accents transliterated, the rest slugged.
+
+    ``Ünïcode-Job`` becomes ``unicode-job``. A name with letters that have no ASCII form (``日次``)
+    is refused rather than shortened to what is left: two such jobs would collide silently.
+    """
+    ascii_text = unicodedata.normalize("NFKD", full_name).encode("ascii", "ignore").decode("ascii")
+    lost = [c for c in unicodedata.normalize("NFKD", full_name) if not c.isascii() and unicodedata.category(c)[0] in "LN"]
+    if lost:
+        raise ConversionError(
+            f"the job name {full_name!r} has letters with no ASCII form ({''.join(dict.fromkeys(lost))}); a DAG id "
+            "is ASCII: rename the job in Jenkins, or convert its config.xml from a folder with an ASCII name"
+        )
+    return slug(ascii_text)
+
+
+def link_id(full_name: str) -> str:
+    """The DAG id another job links to: ``dag_id_for``, or for a name it refuses (that job fails on
+    its own, naming why) the plain slug, so a link is never what makes this job fail."""
+    try:
+        return dag_id_for(full_name)
+    except ConversionError:
+        return slug(full_name)
+
+
 def to_spec_data(job: JenkinsJob, options: Options) -> dict[str, Any]:
     """The spec for ``job``; validated against the schema the DAGs load with."""
-    name = slug(job.full_name)
+    name = dag_id_for(job.full_name)
+    if name != job.full_name:
+        job.mapped.append(f"job name {job.full_name!r} -> DAG id {name!r}")
     pending = job.scm_script is not None and not job.scm_script.read
     if pending:
         image, command = _pending_scm_command(job, options)
@@ -199,7 +229,7 @@ def to_spec_data(job: JenkinsJob, options: Options) -> dict[str, Any]:
     if job.triggers:
         data["triggers"] = [_trigger(t) for t in job.triggers]
     if job.upstream:
-        data["after"] = [slug(name) for name in job.upstream]
+        data["after"] = [link_id(name) for name in job.upstream]
     folder = job.full_name.split("/")[0] if "/" in job.full_name else None
     data["tags"] = ["jenkins"] + ([slug(folder)] if folder else [])
     data["jenkins"] = {"full_name": job.full_name, "kind": job.kind, "source": job.source}
@@ -222,7 +252,7 @@ def carry_over(job: JenkinsJob, options: Options) -> dict[str, Any]:
                                   "timezone": spec.timezone}
         except CronSpecError as exc:
             result["schedule"] = {"jenkins_spec": job.timer_spec, "error": str(exc)}
-    params, secret_env = _params(job, slug(job.full_name))
+    params, secret_env = _params(job, link_id(job.full_name))
     if params:
         result["params"] = params
     if secret_env:
@@ -233,7 +263,7 @@ def carry_over(job: JenkinsJob, options: Options) -> dict[str, Any]:
     if job.triggers:
         result["triggers"] = [_trigger(t) for t in job.triggers]
     if job.upstream:
-        result["after"] = [slug(name) for name in job.upstream]
+        result["after"] = [link_id(name) for name in job.upstream]
     if job.env:
         result["env"] = dict(job.env)
     return result
@@ -254,7 +284,7 @@ def _pending_scm_command(job: JenkinsJob, options: Options) -> tuple[str, list[s
 
 
 def _trigger(trigger: Trigger) -> dict[str, Any]:
-    item: dict[str, Any] = {"dag_id": slug(trigger.target), "when": trigger.when}
+    item: dict[str, Any] = {"dag_id": link_id(trigger.target), "when": trigger.when}
     if trigger.conf:
         item["conf"] = trigger.conf
     if trigger.wait:

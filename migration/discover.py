@@ -19,8 +19,9 @@ SKIPPED_DIRS = {"builds", "workspace", "workspace@tmp", "lastStable", "lastSucce
 class Definition:
     path: Path
     full_name: str
-    kind: str  # config.xml | jenkinsfile
+    kind: str  # config.xml | jenkinsfile | unreadable (a directory that could not be listed)
     display: str  # the path as shown in the report and in errors
+    error: str = ""  # why an unreadable directory could not be listed
 
 
 def is_jenkinsfile(path: Path) -> bool:
@@ -64,7 +65,12 @@ def discover(paths: list[Path], jenkinsfile_folder: str | None = None) -> list[D
         if root.is_file():
             add(root, "jenkinsfile" if is_jenkinsfile(root) else "config.xml")
             continue
-        for directory, subdirs, files in os.walk(root):
+        def unreadable(exc: OSError) -> None:
+            # A directory we cannot list may hold jobs: say so instead of skipping it silently.
+            path = Path(exc.filename or root)
+            found.setdefault(path.resolve(), Definition(path.resolve(), _display(path), "unreadable", _display(path), exc.strerror or str(exc)))
+
+        for directory, subdirs, files in os.walk(root, onerror=unreadable):
             subdirs[:] = sorted(d for d in subdirs if d not in SKIPPED_DIRS)
             here = Path(directory)
             for name in sorted(files):

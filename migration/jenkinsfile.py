@@ -375,6 +375,8 @@ TIME_UNITS_IN_MINUTES = {"SECONDS": 1 / 60, "MINUTES": 1, "HOURS": 60, "DAYS": 1
 
 def read_jenkinsfile(text: str, job: JenkinsJob) -> None:
     """Map a declarative pipeline onto ``job``; raise ManualMigration for scripted pipelines."""
+    if not text.strip():
+        raise JenkinsfileSyntaxError("the Jenkinsfile is empty: no pipeline to convert")
     nodes = parse(text)
     pipelines = [n for n in nodes if n.name == "pipeline" and n.body is not None]
     others = [n for n in nodes if n not in pipelines]

@@ -88,10 +88,78 @@ class ReplicasConfig(Section):
     pgbouncer: int = Field(2, ge=1, description="PgBouncer replicas, each with its own pool.")
 
 
+# A DNS name (RFC 1123 labels), e.g. airflow.example.com.
+HOSTNAME = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
+# git's scp-like syntax: [user@]host:path (no scheme; the path must not start with //).
+_SCP_LIKE = re.compile(r"^(?:[A-Za-z0-9._-]+@)?(?P<host>[A-Za-z0-9.-]+):(?!//)(?P<path>[^\s]+)$")
+
+
+def git_url_problem(url: str) -> Optional[str]:
+    """Why ``url`` is not a remote git URL git-sync can clone over an encrypted transport, or None.
+
+    The forms are those of git-clone(1) "GIT URLS": ``https://host/path``, ``ssh://[user@]host[:port]/path``
+    and the scp-like ``[user@]host:path``.
+    """
+    from urllib.parse import urlsplit
+
+    expected = "expected a git clone URL: https://host/org/repo.git, ssh://git@host/org/repo.git or git@host:org/repo.git"
+    if any(c.isspace() for c in url):
+        return f"{expected} (no spaces)"
+    if "://" in url:
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "git", "file"):
+            return f"{expected}: {parts.scheme}:// is not encrypted or not remote"
+        if parts.scheme not in ("https", "ssh"):
+            return f"{expected}, not a {parts.scheme}:// URL"
+        try:
+            parts.port
+        except ValueError:
+            return f"{expected} (the port is not a number)"
+        if not parts.hostname or not HOSTNAME.match(parts.hostname.lower()) and not _is_ip(parts.hostname):
+            return f"{expected} (no valid host name)"
+        if parts.path in ("", "/"):
+            return f"{expected} (no repository path)"
+        if parts.scheme == "https" and parts.password:
+            return "a password in the URL would be stored in plain text: use an SSH deploy key (ssh_key_secret)"
+        return None
+    match = _SCP_LIKE.match(url)
+    if match is None or not (HOSTNAME.match(match["host"].lower()) or _is_ip(match["host"])):
+        return expected
+    return None
+
+
+# Public key types sshd and ssh-keyscan print (ssh(1) "ssh_known_hosts file format").
+SSH_KEY_TYPES = (
+    "ssh-ed25519", "ssh-rsa", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+    "sk-ssh-ed25519@openssh.com", "sk-ecdsa-sha2-nistp256@openssh.com", "ssh-dss",
+)
+
+
+def _is_base64(text: str) -> bool:
+    import base64
+    import binascii
+
+    try:
+        base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return True
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 class GitSyncConfig(Section):
     """DAGs pulled from git by a git-sync sidecar."""
 
-    repo: Optional[str] = Field(None, description="Clone URL, e.g. git@github.com:org/dags.git.")
+    repo: Optional[str] = Field(
+        None, description="Clone URL over HTTPS or SSH, e.g. git@github.com:org/dags.git or https://github.com/org/dags.git."
+    )
     branch: str = Field("main", description="Branch each environment tracks.")
     sub_path: str = Field("dags", description="Folder of the DAGs inside the repository.")
     ssh_key_secret: Optional[str] = Field(
@@ -103,9 +171,62 @@ class GitSyncConfig(Section):
     known_hosts: Optional[str] = Field(None, description="known_hosts lines of the git host (public keys).")
     period_seconds: int = Field(60, ge=10, le=3600, description="Seconds between pulls.")
 
+    @field_validator("branch")
+    @classmethod
+    def _branch(cls, value: str) -> str:
+        # git check-ref-format's rules, for a branch name.
+        if (
+            not value
+            or value.startswith(("-", "/", "."))
+            or value.endswith(("/", ".", ".lock"))
+            or any(part in value for part in ("..", "//", "@{", "/."))
+            or any(c.isspace() or c in "~^:?*[\\" or ord(c) < 32 or ord(c) == 127 for c in value)
+        ):
+            raise ValueError("expected a git branch name such as main or release/2026-12 (git check-ref-format)")
+        return value
+
+    @field_validator("sub_path")
+    @classmethod
+    def _sub_path(cls, value: str) -> str:
+        parts = value.split("/")
+        if value.startswith("/") or any(part in ("", "..") for part in parts) or any(c.isspace() for c in value):
+            raise ValueError("expected a relative folder inside the repository, such as dags (no leading /, no ..)")
+        return value
+
+    @field_validator("known_hosts")
+    @classmethod
+    def _known_hosts(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return value
+        lines = [line.strip() for line in value.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+        for line in lines or [""]:
+            fields = line.split()
+            if fields and fields[0].startswith("@"):  # @cert-authority / @revoked marker
+                fields = fields[1:]
+            if len(fields) < 3 or fields[1] not in SSH_KEY_TYPES or not _is_base64(fields[2]):
+                raise ValueError(
+                    "expected known_hosts lines: <host> <key type> <base64 key>, e.g. the output of "
+                    f"ssh-keyscan github.com; got {line[:60]!r}"
+                )
+        return value
+
+    @field_validator("repo")
+    @classmethod
+    def _repo(cls, value: Optional[str]) -> Optional[str]:
+        problem = git_url_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
     @property
     def uses_ssh(self) -> bool:
         return bool(self.repo) and not self.repo.startswith("https://")
+
+
+IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+IMAGE_REPOSITORY = re.compile(
+    r"^(?:[a-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*$"
+)
 
 
 class DagImageConfig(Section):
@@ -113,6 +234,20 @@ class DagImageConfig(Section):
 
     repository: Optional[str] = Field(None, description="Image repository, e.g. an ECR repository URI.")
     tag: Optional[str] = Field(None, description="Immutable image tag (a commit SHA).")
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not IMAGE_REPOSITORY.match(value):
+            raise ValueError("expected an image repository without tag or digest, in lowercase, e.g. an ECR repository URI")
+        return value
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and not IMAGE_TAG.match(value):
+            raise ValueError("expected an image tag: 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'")
+        return value
 
 
 class DagsConfig(Section):
@@ -165,7 +300,9 @@ class UiConfig(Section):
         "(dev may use kubectl port-forward); prod requires it.",
     )
     hostname: Optional[str] = Field(
-        None, description="DNS name of the UI (the certificate's name); the stack output airflow_url uses it."
+        None,
+        description="DNS name of the UI (the certificate's name), lowercase, e.g. airflow.example.com; the stack "
+        "output airflow_url uses it.",
     )
     internet_facing: bool = Field(
         False, description="true makes the NLB internet-facing: only with an explicit allowed_cidrs list."
@@ -173,6 +310,13 @@ class UiConfig(Section):
     allowed_cidrs: list[str] = Field(
         default_factory=list, description="Client ranges allowed to reach the NLB (loadBalancerSourceRanges)."
     )
+
+    @field_validator("hostname")
+    @classmethod
+    def _hostname(cls, value: Optional[str]) -> Optional[str]:
+        if value is not None and (len(value) > 253 or not HOSTNAME.match(value)):
+            raise ValueError("expected a lowercase DNS name such as airflow.example.com (no scheme, no path)")
+        return value
 
     @field_validator("allowed_cidrs")
     @classmethod
@@ -238,10 +382,6 @@ class AdminConfig(Section):
     email: str = Field("airflow-admin@localhost", pattern=r"^[^@\s]+@[^@\s]+$", description="Email of the admin user.")
 
 
-IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-IMAGE_REPOSITORY = re.compile(
-    r"^(?:[a-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*$"
-)
 STOCK_REPOSITORIES = (
     AIRFLOW_BASE_IMAGE_REPOSITORY,
     f"docker.io/{AIRFLOW_BASE_IMAGE_REPOSITORY}",
@@ -261,7 +401,7 @@ class AirflowImageConfig(Section):
     )
     tag: Optional[str] = Field(
         None,
-        description="Image tag. Unset: the content tag of this checkout (python -m stacks image-tag <stack>).",
+        description="Image tag. Unset: the content tag of this checkout (.venv/bin/python -m stacks image-tag <stack>).",
     )
 
     @field_validator("tag")

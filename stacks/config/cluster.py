@@ -9,6 +9,7 @@ from typing import Any, Literal, Optional
 from pydantic import Field, field_validator
 
 from infra.amis import release_version_problem
+from infra.aws_catalog import instance_type_problem
 from infra.versions import DEFAULT_KUBERNETES_VERSION, SUPPORTED_KUBERNETES_VERSIONS
 from stacks.config.base import RetentionDays, Section
 from stacks.config.patching import PatchingConfig
@@ -18,8 +19,6 @@ REQUIRED_LOG_TYPES = ("api", "audit", "authenticator")
 
 # An IAM role ARN, optionally with a path (e.g. aws-reserved/sso.amazonaws.com/...).
 _ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/([\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
-# EC2 instance type names: family (with generation and options), then the size.
-_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
 # Graviton families (m6g, c7gn, t4g, r8g...) need the arm64 AMI types, which we do not build for.
 _ARM_FAMILY = re.compile(r"^[a-z]+\d+g[a-z]*$")
 _PRIVATE_RANGES = tuple(
@@ -63,8 +62,9 @@ class NodeGroupConfig(Section):
     @classmethod
     def _instance_types(cls, value: list[str]) -> list[str]:
         for item in value:
-            if not _INSTANCE_TYPE.match(item):
-                raise ValueError(f"expected EC2 instance types such as m6i.large, got {item!r}")
+            problem = instance_type_problem(item)
+            if problem:
+                raise ValueError(f"{item}: {problem}")
             if _ARM_FAMILY.match(item.split(".")[0]):
                 raise ValueError(
                     f"{item} is a Graviton (arm64) type; node groups use x86_64 AMIs: choose an Intel/AMD type such as m6i"

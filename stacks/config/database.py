@@ -6,6 +6,7 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
+from infra.aws_catalog import rds_instance_class_problem
 from infra.database import (
     PERFORMANCE_INSIGHTS_RETENTION_DAYS,
     WindowError,
@@ -27,6 +28,13 @@ MIN_PROD_BACKUP_RETENTION_DAYS = 14
 def min_max_allocated_storage(allocated: int) -> int:
     """RDS refuses an autoscaling maximum less than 10% above the allocated storage (GiB, rounded up)."""
     return (allocated * 11 + 9) // 10
+
+
+def _instance_class(value: str) -> str:
+    problem = rds_instance_class_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
 
 
 def _major_as_text(value: object) -> object:
@@ -76,10 +84,10 @@ def _pi_retention(days: int) -> int:
 class DatabaseConfig(Section):
     """The metadata database: size, availability, backups, protection, restore source, diagnostics."""
 
-    instance_class: str = Field(
+    instance_class: Annotated[str, AfterValidator(_instance_class)] = Field(
         "db.m7g.large",
-        pattern=r"^db\.[a-z0-9-]+\.[a-z0-9]+$",
-        description="RDS instance class, e.g. db.m7g.large (prod) or db.t4g.small (dev).",
+        description="RDS instance class, e.g. db.m7g.large (prod) or db.t4g.small (dev); one whose memory "
+        "infra/pgbouncer.py knows, large enough for PgBouncer's pools.",
     )
     allocated_storage: int = Field(
         100, ge=20, le=65536, description="GiB of gp3 storage at creation (gp3 needs at least 20)."

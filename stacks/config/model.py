@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
+from infra.aws_catalog import region_problem, regions
+from infra.pgbouncer import AirflowDatabaseClients, PoolPlanError, plan_pools
 from stacks.config.airflow import AirflowConfig
 from stacks.config.base import Section
 from stacks.config.batch import BatchConfig
@@ -34,15 +36,21 @@ def _tag_key(key: str) -> str:
     return key
 
 
+def _region(region: str) -> str:
+    problem = region_problem(region)
+    if problem:
+        raise ValueError(problem)
+    return region
+
+
 class StackConfig(Section):
     """Everything one environment needs. Sections are documented on their own models."""
 
     tier: Literal["dev", "prod"] = Field(
         description="dev is cheap and disposable; prod adds the resilience and protection rules."
     )
-    region: str = Field(
-        pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$",
-        description="AWS region every resource of the stack lives in, e.g. eu-west-1.",
+    region: Annotated[str, AfterValidator(_region)] = Field(
+        description="AWS region every resource of the stack lives in, e.g. eu-west-1 (one of botocore's partitions).",
     )
     tags: dict[Annotated[str, AfterValidator(_tag_key)], str] = Field(
         default_factory=dict,
@@ -69,4 +77,44 @@ class StackConfig(Section):
                 Problem("batch.namespace", self.batch.namespace, "must differ from airflow.namespace (batch Jobs get their own guard rails)")
             )
         found += self.database.region_problems(self.region, "database")
+        found += self._pool_problems()
+        found += self._partition_problems()
         return found
+
+    def _partition_problems(self) -> list[Problem]:
+        """ARNs must be of the region's partition, and the UI's certificate of the region itself
+        (an NLB's TLS listener takes an ACM certificate of its own region only)."""
+        partition = regions().get(self.region)
+        found: list[Problem] = []
+        arns = [
+            *(("cluster.admin_role_arns", arn) for arn in self.cluster.admin_role_arns),
+            *(("batch.iam_policy_arns", arn) for arn in self.batch.iam_policy_arns),
+        ]
+        certificate = self.airflow.ui.certificate_arn
+        if certificate is not None:
+            arns.append(("airflow.ui.certificate_arn", certificate))
+        for path, arn in arns:
+            parts = arn.split(":")
+            if len(parts) > 3 and partition is not None and parts[1] != partition:
+                found.append(Problem(path, arn, f"an ARN of partition {parts[1]}, but {self.region} is in partition {partition}"))
+            elif path == "airflow.ui.certificate_arn" and len(parts) > 3 and parts[3] != self.region:
+                found.append(
+                    Problem(path, arn, f"a certificate of {parts[3]}: the load balancer in {self.region} takes only an ACM certificate of {self.region}")
+                )
+        return found
+
+    def _pool_problems(self) -> list[Problem]:
+        """The database must carry PgBouncer's pools for the Airflow replicas (infra/pgbouncer.py)."""
+        replicas = self.airflow.replicas
+        clients = AirflowDatabaseClients(
+            schedulers=replicas.scheduler,
+            api_servers=replicas.api_server,
+            api_workers_per_server=self.airflow.api_workers_per_server,
+            triggerers=replicas.triggerer,
+            dag_processors=replicas.dag_processor,
+        )
+        try:
+            plan_pools(self.database.instance_class, replicas.pgbouncer, clients)
+        except PoolPlanError as exc:
+            return [Problem("database.instance_class", self.database.instance_class, str(exc))]
+        return []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from infra.cidr import MAX_AZ_COUNT, MIN_AZ_COUNT, CidrPlanError, plan_subnets
 from stacks.config.base import RetentionDays, Section
@@ -32,12 +32,21 @@ class NetworkConfig(Section):
         365, description="How long VPC flow logs are kept in CloudWatch Logs."
     )
 
+    @field_validator("vpc_cidr")
+    @classmethod
+    def _vpc_cidr(cls, value: str) -> str:
+        # Checked on its own (the subnet layout reserves room for the most AZs whatever az_count is),
+        # so a bad range is reported together with every other problem of the section.
+        if "/" not in value:
+            raise ValueError("expected an IPv4 network with its prefix length, such as 10.0.0.0/16")
+        try:
+            plan_subnets(value, MIN_AZ_COUNT)
+        except CidrPlanError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
     def problems(self, tier: str, path: str) -> list[Problem]:
         found = []
-        try:
-            plan_subnets(self.vpc_cidr, self.az_count)
-        except CidrPlanError as exc:
-            found.append(Problem(f"{path}.vpc_cidr", self.vpc_cidr, str(exc)))
         if tier == "prod" and self.nat_gateways != "one_per_az":
             found.append(
                 Problem(

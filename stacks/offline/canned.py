@@ -7,13 +7,17 @@ Two tables, one entry per type/token the program uses:
 * ``OUTPUTS``: resource type -> function(name, inputs, region) returning the provider-computed
   outputs (ARNs, endpoints...) the program reads from a resource.
 
-Every value is recognisably fake (account 123456789012, ``offline-`` prefixes).
+Every invented value is recognisably fake (account 123456789012, ``offline-`` prefixes). Where the
+SDKs ship real data, the answer uses it and says so (``NOTES``): the zones of a region are the real
+zone names, so a stack asking for more AZs than its region has fails offline as it would on AWS.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any, Callable
+
+from infra import aws_catalog
 
 ACCOUNT_ID = "123456789012"
 PLACEHOLDER = "offline-placeholder"
@@ -22,14 +26,30 @@ InvokeAnswer = Callable[[dict[str, Any], str], dict[str, Any]]
 OutputAnswer = Callable[[str, dict[str, Any], str], dict[str, Any]]
 
 
+PLACEHOLDER_NOTE = "offline placeholder, not read from AWS"
+# Zones invented for a region the shipped data does not cover (the most any region has had is 6).
+_INVENTED_ZONE_LETTERS = "abcdef"
+
+
 def _availability_zones(args: dict[str, Any], region: str) -> dict[str, Any]:
-    letters = "abcdef"
+    names = aws_catalog.region_zones(region) or tuple(f"{region}{c}" for c in _INVENTED_ZONE_LETTERS)
+    short = "".join(part[0] for part in region.split("-")[:-1]) + region.split("-")[-1]
     return {
-        "names": [f"{region}{c}" for c in letters],
-        "zoneIds": [f"{''.join(part[0] for part in region.split('-')[:-1])}{region.split('-')[-1]}-az{i + 1}" for i in range(len(letters))],
+        "names": list(names),
+        # Which zone ID a zone name maps to differs between accounts: these are placeholders.
+        "zoneIds": [f"{short}-az{i + 1}" for i in range(len(names))],
         "state": args.get("state"),
         "id": region,
     }
+
+
+def _availability_zones_note(args: dict[str, Any], region: str) -> str:
+    if aws_catalog.region_zones(region) is None:
+        return f"{PLACEHOLDER_NOTE}: zone names invented, {aws_catalog.zone_data_source()} does not cover {region}"
+    return (
+        f"zone names of {region} from {aws_catalog.zone_data_source()} (AWS can add zones later); "
+        f"zone IDs are placeholders (their mapping differs per account)"
+    )
 
 
 def _region(args: dict[str, Any], region: str) -> dict[str, Any]:
@@ -88,6 +108,17 @@ INVOKES: dict[str, InvokeAnswer] = {
     "aws:ssm/getParameter:getParameter": _ssm_parameter,
     "aws:ssm/getParametersByPath:getParametersByPath": _ssm_parameters_by_path,
 }
+
+
+# How an invoke's answer was made, when it is not simply invented (default: PLACEHOLDER_NOTE).
+NOTES: dict[str, Callable[[dict[str, Any], str], str]] = {
+    "aws:index/getAvailabilityZones:getAvailabilityZones": _availability_zones_note,
+}
+
+
+def note_for(token: str, args: dict[str, Any], region: str) -> str:
+    note = NOTES.get(token)
+    return note(args, region) if note is not None else PLACEHOLDER_NOTE
 
 
 def generic_outputs(type_: str, name: str, inputs: dict[str, Any], region: str) -> dict[str, Any]:

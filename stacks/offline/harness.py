@@ -9,6 +9,7 @@ policies assert on exactly what ``pulumi up`` would send to the engine.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
@@ -64,6 +65,8 @@ class RecordedInvoke:
     token: str
     args: dict[str, Any]
     result: dict[str, Any]
+    note: str = canned.PLACEHOLDER_NOTE
+    """Where the answer came from: invented, or real data the SDKs ship."""
 
 
 @dataclass
@@ -79,6 +82,8 @@ class Plan:
     """Stack outputs, secrets masked."""
     secret_outputs: list[str]
     raw_outputs: dict[str, Any] = field(repr=False, default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    """What the program logged as warnings (``pulumi up`` prints them too); part of the plan's output."""
 
     def of_type(self, type_: str) -> list[RecordedResource]:
         return [r for r in self.resources if r.type == type_]
@@ -154,7 +159,8 @@ class OfflineMocks(pulumi_mocks.Mocks):
         masked_args, _ = _mask(dict(args.args), "", [])
         # Results that carry secret values (generated passwords, secret versions) are kept masked.
         shown = {k: SECRET_MASK if k in canned.SECRET_RESULT_FIELDS.get(args.token, ()) else v for k, v in result.items()}
-        self.invokes.append(RecordedInvoke(args.token, masked_args, shown))
+        note = canned.note_for(args.token, dict(args.args), self.region)
+        self.invokes.append(RecordedInvoke(args.token, masked_args, shown, note))
         return result
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs):
@@ -262,7 +268,8 @@ def record(
 
     mocks = OfflineMocks(region, invokes)
     monitor = RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    warnings = _WarningCollector()
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor, logger=warnings.logger)
     pulumi.runtime.set_all_config(config_values or {}, [])
 
     captured: dict[str, Any] = {}
@@ -292,4 +299,22 @@ def record(
         outputs=outputs,
         secret_outputs=secret_outputs,
         raw_outputs=raw_outputs,
+        warnings=warnings.messages,
     )
+
+
+class _WarningCollector(logging.Handler):
+    """The mocks' engine log: the program's warnings become part of the plan instead of stderr noise."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+        self.logger = logging.getLogger(f"{__name__}.program.{id(self)}")
+        self.logger.propagate = False
+        self.logger.setLevel(logging.WARNING)
+        self.logger.addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message not in self.messages:
+            self.messages.append(message)

@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from typing import Any
 
+from stacks.offline.canned import PLACEHOLDER_NOTE
 from stacks.offline.harness import Plan, RecordedResource
 
 # The inputs worth seeing at a glance, per resource type (dotted paths into the inputs).
@@ -118,7 +119,7 @@ def render_text(plan: Plan) -> str:
     about = f" (tier {plan.config.tier}, region {plan.config.region})" if plan.config else ""
     lines = [
         f"Offline plan of stack {plan.stack}{about}.",
-        "Nothing was read from or sent to AWS; invoke answers below are placeholders.",
+        "Nothing was read from or sent to AWS; the invoke answers are listed at the end.",
         "",
     ]
 
@@ -141,10 +142,15 @@ def render_text(plan: Plan) -> str:
     lines += ["", "Stack outputs:"]
     for key in sorted(plan.outputs):
         lines.append(f"  {key} = {_short(plan.outputs[key])}")
+    if plan.warnings:
+        lines += ["", "Notes of the program (pulumi up prints them as warnings; an offline plan deploys nothing):"]
+        lines += [f"  - {message}" for message in plan.warnings]
     lines += ["", "Offline placeholders (canned invoke answers, not read from AWS):"]
     seen = set()
     for invoke in sorted(plan.invokes, key=_invoke_key):
         shown = f"  {invoke.token}({_short(invoke.args)}) -> {_short(invoke.result)}"
+        if invoke.note != PLACEHOLDER_NOTE:
+            shown += f"  [{invoke.note}]"
         if shown not in seen:
             seen.add(shown)
             lines.append(shown)
@@ -176,9 +182,10 @@ def plan_document(plan: Plan) -> dict[str, Any]:
         "secretOutputs": plan.secret_outputs,
         # Sorted: invokes made from Outputs run concurrently, so their recorded order varies.
         "placeholders": [
-            {"invoke": i.token, "args": i.args, "result": i.result, "note": "offline placeholder, not read from AWS"}
+            {"invoke": i.token, "args": i.args, "result": i.result, "note": i.note}
             for i in sorted(plan.invokes, key=_invoke_key)
         ],
+        "warnings": plan.warnings,
     }
 
 

@@ -172,17 +172,33 @@ def test_rerun_replaces_unchanged_specs(tmp_path):
     assert (tmp_path / "jobs" / "pipeline-inline.yaml").read_text() == first
 
 
-def test_hand_edited_spec_is_not_overwritten_without_force(tmp_path):
-    inputs = [FIXTURES / "jenkins_home" / "jobs" / "pipeline-inline" / "config.xml"]
-    assert run(tmp_path, inputs=inputs) == 0
+def test_hand_edited_spec_is_kept_while_its_job_is_unchanged_and_refused_once_it_changed(tmp_path):
+    job = tmp_path / "jenkins" / "jobs" / "pipeline-inline" / "config.xml"
+    job.parent.mkdir(parents=True)
+    shutil.copy(FIXTURES / "jenkins_home" / "jobs" / "pipeline-inline" / "config.xml", job)
+    assert run(tmp_path, inputs=[job]) == 0
     spec = tmp_path / "jobs" / "pipeline-inline.yaml"
     edited = spec.read_text().replace("retries: 1", "retries: 5")
     spec.write_text(edited)
-    assert run(tmp_path, inputs=inputs) == 1
+    # The Jenkins job is as it was: the edit is the truth now, and that is not a failure.
+    assert run(tmp_path, inputs=[job]) == 0
     assert spec.read_text() == edited
     report = json.loads((tmp_path / "report" / "migration-report.json").read_text())
-    assert "edited by hand" in report["jobs"][0]["message"]
-    assert run(tmp_path, "--force", inputs=inputs) == 0
+    assert report["jobs"][0]["status"] == "kept"
+    assert report["summary"]["kept"] == 1
+    (tmp_path / "jobs" / "pipeline-inline.py").unlink()  # a kept spec still gets its DAG file
+    assert run(tmp_path, inputs=[job]) == 0
+    assert (tmp_path / "jobs" / "pipeline-inline.py").exists() and spec.read_text() == edited
+    # The Jenkins job changed since: a person must merge the two.
+    text = job.read_text()
+    assert "<description>" in text
+    job.write_text(text.replace("<description>", "<description>Changed in Jenkins. ", 1))
+    assert run(tmp_path, inputs=[job]) == 1
+    assert spec.read_text() == edited
+    report = json.loads((tmp_path / "report" / "migration-report.json").read_text())
+    assert report["jobs"][0]["status"] == "error"
+    assert "edited by hand and its Jenkins job changed since it was generated" in report["jobs"][0]["message"]
+    assert run(tmp_path, "--force", inputs=[job]) == 0
     assert "retries: 1" in spec.read_text()
 
 

@@ -53,7 +53,7 @@ def test_bad_tag_format():
     assert problems_of("dev", {"tag": "3.2.2 latest"}) == [
         'Pulumi.dev.yaml: airflow.image.tag = "3.2.2 latest": expected an image tag: 1-128 letters, digits, '
         "'_', '.' or '-', not starting with '.' or '-' (Image tag. Unset: the content tag of this checkout "
-        "(python -m stacks image-tag <stack>).)"
+        "(.venv/bin/python -m stacks image-tag <stack>).)"
     ]
 
 

@@ -116,7 +116,7 @@ BAD_CONFIGS = [
     ),
     pytest.param(
         with_change("prod", "batch-platform:region", None, "Europe"),
-        'Pulumi.prod.yaml: region = "Europe": expected a string to match pattern',
+        'Pulumi.prod.yaml: region = "Europe": expected an AWS region such as eu-west-1',
         id="bad-region",
     ),
     pytest.param(
@@ -150,13 +150,15 @@ def test_each_bad_config_is_named_with_path_value_and_expectation(config, expect
 
 def test_several_problems_are_reported_together():
     config = with_change("prod", "batch-platform:network", "nat_gateways", "single")
+    config["batch-platform:database"]["multi_az"] = False
     config["batch-platform:network"]["vpc_cidr"] = "10.0.0.0/20"
     config["batch-platform:tags"] = {"aws:x": "1"}
     config["batch-platform:colour"] = "blue"
     messages = problems_of(config)
-    assert len(messages) == 4, messages
+    assert len(messages) == 5, messages
     assert {m.split(" = ")[0] for m in messages} == {
         "Pulumi.prod.yaml: network.nat_gateways",
+        "Pulumi.prod.yaml: database.multi_az",
         "Pulumi.prod.yaml: network.vpc_cidr",
         "Pulumi.prod.yaml: tags.aws:x",
         "Pulumi.prod.yaml: colour",

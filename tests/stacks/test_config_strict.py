@@ -1,0 +1,247 @@
+"""Stack files as people get them wrong: every mistake is refused in one report, before anything registers.
+
+Each case edits the real Pulumi.dev.yaml as text (the way a person edits it) and runs the offline
+plan's command on it: exit 2, one line per problem naming file, key, value and expectation, and no
+resource registered (the plan never starts).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from stacks.cli import main
+from stacks.config import StackConfig, StackConfigError, load_stack_file
+from stacks.config.base import Section
+from stacks.config.loader import PROJECT_ROOT
+from stacks.config.problems import show_value
+
+DEV = (PROJECT_ROOT / "Pulumi.dev.yaml").read_text(encoding="utf-8")
+
+
+def edited(old: str, new: str) -> str:
+    assert old in DEV, old
+    return DEV.replace(old, new, 1)
+
+
+def plan(tmp_path: Path, text: str, capsys) -> tuple[int, str, str]:
+    shutil.copy(PROJECT_ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    (tmp_path / "Pulumi.dev.yaml").write_text(text, encoding="utf-8")
+    code = main(["--project-dir", str(tmp_path), "plan", "dev"])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def line_of(text: str, needle: str, nth: int = 1) -> int:
+    lines = [i + 1 for i, line in enumerate(text.splitlines()) if needle in line]
+    return lines[nth - 1]
+
+
+BAD_KNOWN_HOSTS = "github.com ssh-ed25591 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
+
+BAD_FILES = [
+    pytest.param(
+        edited("    az_count: 2\n", "    az_count: 2\n    az_count: 3\n"),
+        "network.az_count = 3: given twice (line {a} and line {b})",
+        ("    az_count: ", 1, 2),
+        id="duplicate-key",
+    ),
+    pytest.param(
+        DEV + "  batch-platform:network:\n    vpc_cidr: 10.0.0.0/16\n    az_count: 3\n    nat_gateways: one_per_az\n",
+        'network = {{"az_count": 3, "nat_gateways": "one_per_az", "vpc_cidr": "10.0.0.0/16"}}: given twice (line {a} and line {b})',
+        ("batch-platform:network:", 1, 2),
+        id="duplicate-section",
+    ),
+    pytest.param(
+        edited("      pods: 30", "      pods: yes"),
+        "batch.quota.pods = true: expected an integer, got the boolean true (YAML reads yes/no/on/off/true/false",
+        None,
+        id="yaml-boolean-for-a-number",
+    ),
+    pytest.param(
+        edited('      requests_cpu: "8"', "      requests_cpu: 8"),
+        "batch.quota.requests_cpu = 8: expected a string (quote it:",
+        None,
+        id="number-for-a-string",
+    ),
+    pytest.param(
+        edited("region: eu-west-1", "region: eu-wset-1"),
+        'region = "eu-wset-1": did you mean eu-west-1? expected an AWS region',
+        None,
+        id="region-typo",
+    ),
+    pytest.param(
+        edited("repo: git@github.com:example-org/batch-dags.git", "repo: batch dags"),
+        'airflow.dags.git_sync.repo = "batch dags": expected a git clone URL',
+        None,
+        id="repository-not-a-url",
+    ),
+    pytest.param(
+        edited("instance_class: db.t4g.small", "instance_class: db.t4g.smoll"),
+        'database.instance_class = "db.t4g.smoll": did you mean db.t4g.small? expected an RDS instance class',
+        None,
+        id="instance-class-typo",
+    ),
+    pytest.param(
+        edited("instance_class: db.t4g.small", "instance_class: db.m6gd.large"),
+        "database.instance_class = \"db.m6gd.large\": unknown RDS instance class 'db.m6gd.large': its memory "
+        "(and so its connection limit) is not in infra/pgbouncer.py",
+        None,
+        id="instance-class-the-pool-arithmetic-does-not-know",
+    ),
+    pytest.param(
+        edited("instance_types: [t3.large]", "instance_types: [t3.lrage]"),
+        'cluster.node_groups.system.instance_types = ["t3.lrage"]: t3.lrage: did you mean t3.large or',
+        None,
+        id="instance-type-typo",
+    ),
+    pytest.param(
+        edited("        branch: main", "        branch: main branch"),
+        'airflow.dags.git_sync.branch = "main branch": expected a git branch name such as main',
+        None,
+        id="branch-not-a-branch-name",
+    ),
+    pytest.param(
+        edited("known_hosts: github.com ssh-ed25519 AAAA", "known_hosts: github.com ssh-ed25591 AAAA"),
+        f"airflow.dags.git_sync.known_hosts = {show_value(BAD_KNOWN_HOSTS)}: "
+        "expected known_hosts lines: <host> <key type> <base64 key>",
+        None,
+        id="known-hosts-not-a-key",
+    ),
+    pytest.param(
+        edited("vpc_cidr: 10.10.0.0/16", "vpc_cidr: 10.10.0.0"),
+        'network.vpc_cidr = "10.10.0.0": expected an IPv4 network with its prefix length, such as 10.0.0.0/16',
+        None,
+        id="cidr-without-prefix",
+    ),
+    pytest.param(
+        edited("instance_class: db.t4g.small", "instance_class:\n      secure: AAABADoxMjM0NTY3ODkw"),
+        'database.instance_class = "[secret]": a Pulumi secret: this program reads no secret from its '
+        "configuration. The passwords and keys it needs are generated by the stack and kept in AWS Secrets Manager",
+        None,
+        id="secure-value",
+    ),
+    pytest.param(
+        edited("    log_retention_days: 30\n", "    log_retention_days: 30\n    monitoring_interval_seconds: true\n"),
+        "database.monitoring_interval_seconds = true: expected one of 1, 5, 10, 15, 30, 60, got the boolean true",
+        None,
+        id="boolean-for-a-literal-number",
+    ),
+]
+
+
+@pytest.mark.parametrize("text, expected, lines", BAD_FILES)
+def test_a_bad_stack_file_is_refused_before_the_plan_starts(tmp_path, capsys, text, expected, lines):
+    if lines:
+        needle, first, second = lines
+        expected = expected.format(a=line_of(text, needle, first), b=line_of(text, needle, second))
+        assert lines and f"line {line_of(text, needle, second)}" in expected
+    code, out, err = plan(tmp_path, text, capsys)
+    assert code == 2
+    # Refused by the stack file's validation itself, which runs before the program registers anything.
+    with pytest.raises(StackConfigError) as refused:
+        load_stack_file(tmp_path / "Pulumi.dev.yaml")
+    assert f"  - Pulumi.dev.yaml: {expected}" in str(refused.value)
+    assert out == ""  # no plan: nothing was registered
+    assert err.startswith("Pulumi.dev.yaml: "), err  # the report is all there is (no program warning before it)
+    assert f"  - Pulumi.dev.yaml: {expected}" in err, err
+    assert "Traceback" not in err
+
+
+def test_every_problem_of_a_file_comes_in_one_report(tmp_path, capsys):
+    text = edited("vpc_cidr: 10.10.0.0/16", "vpc_cidr: 10.10.0.0/33")
+    text = text.replace("    az_count: 2", "    az_count: three").replace("region: eu-west-1", "region: eu-wset-1")
+    text = text.replace("instance_class: db.t4g.small", "instance_class: db.t4g.smoll").replace("      pods: 30", "      pods: yes")
+    text = text.replace("        min_size: 2\n        max_size: 3", "        min_size: 3\n        max_size: 2", 1)
+    code, _, err = plan(tmp_path, text, capsys)
+    assert code == 2
+    keys = [line.split(" = ")[0].removeprefix("  - Pulumi.dev.yaml: ") for line in err.splitlines()[1:]]
+    assert sorted(keys) == sorted([
+        "network.vpc_cidr", "network.az_count", "region", "database.instance_class", "batch.quota.pods",
+        "cluster.node_groups.system.max_size",
+    ]), err
+    assert err.splitlines()[0] == "Pulumi.dev.yaml: 6 configuration problems:"
+
+
+def test_more_azs_than_the_region_has_is_refused_offline_with_its_real_zones(tmp_path, capsys):
+    code, out, err = plan(tmp_path, edited("    az_count: 2", "    az_count: 4"), capsys)
+    assert code == 2, out
+    assert (
+        "Pulumi.dev.yaml: network.az_count = 4: eu-west-1 has only 3 AZs available: "
+        "['eu-west-1a', 'eu-west-1b', 'eu-west-1c']"
+    ) in err
+    assert "Traceback" not in err
+
+
+def test_an_offline_plan_warns_nothing_on_stderr_and_shows_the_programs_notes(tmp_path, capsys):
+    code, out, err = plan(tmp_path, DEV, capsys)
+    assert (code, err) == (0, "")
+    notes = out.split("Notes of the program (pulumi up prints them as warnings; an offline plan deploys nothing):\n")[1]
+    assert notes.startswith("  - the ECR repository batch-platform/dev/airflow is created by this update")
+
+
+def _sections(model: type[Section], path: str = ""):
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, Section):
+            yield f"{path}{name}", model, name
+            yield from _sections(annotation, f"{path}{name}.")
+
+
+MINIMAL = {"tier": "dev", "region": "eu-west-1"}
+
+
+@pytest.mark.parametrize("path, parent, name", list(_sections(StackConfig)), ids=lambda v: v if isinstance(v, str) else "")
+def test_a_section_written_empty_gets_exactly_the_documented_defaults(path, parent, name):
+    """The reference documents the default instance of each section: writing the section with no key
+    (or only some keys) must give that, not make its keys required."""
+    base = MINIMAL if parent is StackConfig else {}
+    documented = parent.model_fields[name].get_default(call_default_factory=True)
+    assert getattr(parent.model_validate({**base, name: {}}), name) == documented, path
+
+
+def test_a_section_given_in_part_keeps_the_documented_defaults_of_the_rest():
+    from stacks.config.airflow import ComponentResourcesConfig
+    from stacks.config.cluster import NodeGroupsConfig
+
+    groups = NodeGroupsConfig.model_validate({"system": {"disk_size_gib": 30}, "batch": {"max_size": 5}})
+    assert (groups.system.instance_types, groups.system.min_size, groups.system.desired_size) == (["m6i.large"], 3, 3)
+    assert (groups.batch.instance_types, groups.batch.min_size, groups.batch.max_size) == (["m6i.2xlarge"], 0, 5)
+    scheduler = ComponentResourcesConfig.model_validate({"scheduler": {"cpu_limit": "4"}}).scheduler
+    assert (scheduler.cpu_request, scheduler.cpu_limit, scheduler.memory_limit) == ("1", "4", "4Gi")
+
+
+def test_a_bad_stack_name_comes_in_the_same_report_as_the_files_other_problems(tmp_path, capsys):
+    shutil.copy(PROJECT_ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    (tmp_path / "Pulumi.Dev.yaml").write_text(edited("      pods: 30", "      pods: yes"), encoding="utf-8")
+    assert main(["--project-dir", str(tmp_path), "plan", "Dev"]) == 2
+    err = capsys.readouterr().err
+    assert "Pulumi.Dev.yaml: (stack name) = \"Dev\": " in err and "batch.quota.pods = true" in err
+    assert "Traceback" not in err
+
+
+def test_a_sections_rules_still_run_beside_its_broken_key_but_say_nothing_about_it(tmp_path, capsys):
+    prod = (PROJECT_ROOT / "Pulumi.prod.yaml").read_text(encoding="utf-8")
+    shutil.copy(PROJECT_ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    broken = prod.replace("az_count: 3", "az_count: 1").replace("nat_gateways: one_per_az", "nat_gateways: single")
+    (tmp_path / "Pulumi.prod.yaml").write_text(broken, encoding="utf-8")
+    assert main(["--project-dir", str(tmp_path), "plan", "prod"]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[0] == "Pulumi.prod.yaml: 2 configuration problems:"
+    assert "network.az_count = 1: expected >= 2" in err
+    assert 'network.nat_gateways = "single": prod needs one_per_az' in err
+
+
+def test_arns_of_another_partition_or_a_certificate_of_another_region_are_refused(tmp_path, capsys):
+    prod = (PROJECT_ROOT / "Pulumi.prod.yaml").read_text(encoding="utf-8")
+    shutil.copy(PROJECT_ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    certificate = next(line.split(": ", 1)[1] for line in prod.splitlines() if "certificate_arn:" in line)
+    other_region = certificate.replace(":eu-west-1:", ":us-east-1:")
+    broken = prod.replace(certificate, other_region).replace("arn:aws:iam::", "arn:aws-cn:iam::", 1)
+    (tmp_path / "Pulumi.prod.yaml").write_text(broken, encoding="utf-8")
+    assert main(["--project-dir", str(tmp_path), "plan", "prod"]) == 2
+    err = capsys.readouterr().err
+    assert f"airflow.ui.certificate_arn = {show_value(other_region)}: a certificate of us-east-1: the load balancer in eu-west-1" in err
+    assert "an ARN of partition aws-cn, but eu-west-1 is in partition aws" in err
