@@ -217,19 +217,7 @@ def to_spec_data(job: JenkinsJob, options: Options) -> dict[str, Any]:
     if job.env:
         data["env"] = _env(job)
 
-    params, secret_env = _params(job, name)
-    if params:
-        data["params"] = params
-    if secret_env:
-        data["secret_env"] = secret_env
-
-    notifications = _notifications(job)
-    if notifications:
-        data["notifications"] = notifications
-    if job.triggers:
-        data["triggers"] = [_trigger(t) for t in job.triggers]
-    if job.upstream:
-        data["after"] = [link_id(name) for name in job.upstream]
+    data.update(_inputs_and_links(job, name))
     folder = job.full_name.split("/")[0] if "/" in job.full_name else None
     data["tags"] = ["jenkins"] + ([slug(folder)] if folder else [])
     data["jenkins"] = {"full_name": job.full_name, "kind": job.kind, "source": job.source}
@@ -238,6 +226,24 @@ def to_spec_data(job: JenkinsJob, options: Options) -> dict[str, Any]:
     except SpecError as exc:
         raise ConversionError("the converted spec is invalid: " + "; ".join(exc.problems)) from None
     return data
+
+
+def _inputs_and_links(job: JenkinsJob, name: str) -> dict[str, Any]:
+    """Parameters, secret env, notifications and chain links, as spec fields (the empty ones left out)."""
+    result: dict[str, Any] = {}
+    params, secret_env = _params(job, name)
+    if params:
+        result["params"] = params
+    if secret_env:
+        result["secret_env"] = secret_env
+    notifications = _notifications(job)
+    if notifications:
+        result["notifications"] = notifications
+    if job.triggers:
+        result["triggers"] = [_trigger(t) for t in job.triggers]
+    if job.upstream:
+        result["after"] = [link_id(upstream) for upstream in job.upstream]
+    return result
 
 
 def carry_over(job: JenkinsJob, options: Options) -> dict[str, Any]:
@@ -252,18 +258,7 @@ def carry_over(job: JenkinsJob, options: Options) -> dict[str, Any]:
                                   "timezone": spec.timezone}
         except CronSpecError as exc:
             result["schedule"] = {"jenkins_spec": job.timer_spec, "error": str(exc)}
-    params, secret_env = _params(job, link_id(job.full_name))
-    if params:
-        result["params"] = params
-    if secret_env:
-        result["secret_env"] = secret_env
-    notifications = _notifications(job)
-    if notifications:
-        result["notifications"] = notifications
-    if job.triggers:
-        result["triggers"] = [_trigger(t) for t in job.triggers]
-    if job.upstream:
-        result["after"] = [link_id(name) for name in job.upstream]
+    result.update(_inputs_and_links(job, link_id(job.full_name)))
     if job.env:
         result["env"] = dict(job.env)
     return result

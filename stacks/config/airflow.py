@@ -229,6 +229,18 @@ IMAGE_REPOSITORY = re.compile(
 )
 
 
+def check_image_tag(value: Optional[str]) -> Optional[str]:
+    if value is not None and not IMAGE_TAG.match(value):
+        raise ValueError("expected an image tag: 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'")
+    return value
+
+
+def check_image_repository(value: Optional[str], example: str) -> Optional[str]:
+    if value is not None and not IMAGE_REPOSITORY.match(value):
+        raise ValueError(f"expected an image repository without tag or digest, in lowercase, e.g. {example}")
+    return value
+
+
 class DagImageConfig(Section):
     """DAGs baked into an image built FROM the pinned official Airflow image."""
 
@@ -238,16 +250,12 @@ class DagImageConfig(Section):
     @field_validator("repository")
     @classmethod
     def _repository(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not IMAGE_REPOSITORY.match(value):
-            raise ValueError("expected an image repository without tag or digest, in lowercase, e.g. an ECR repository URI")
-        return value
+        return check_image_repository(value, "an ECR repository URI")
 
     @field_validator("tag")
     @classmethod
     def _tag(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not IMAGE_TAG.match(value):
-            raise ValueError("expected an image tag: 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'")
-        return value
+        return check_image_tag(value)
 
 
 class DagsConfig(Section):
@@ -407,19 +415,12 @@ class AirflowImageConfig(Section):
     @field_validator("tag")
     @classmethod
     def _tag(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not IMAGE_TAG.match(value):
-            raise ValueError("expected an image tag: 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'")
-        return value
+        return check_image_tag(value)
 
     @field_validator("repository")
     @classmethod
     def _repository(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and not IMAGE_REPOSITORY.match(value):
-            raise ValueError(
-                "expected an image repository without tag or digest, in lowercase, e.g. "
-                "123456789012.dkr.ecr.eu-west-1.amazonaws.com/batch-platform/prod/airflow"
-            )
-        return value
+        return check_image_repository(value, "123456789012.dkr.ecr.eu-west-1.amazonaws.com/batch-platform/prod/airflow")
 
     @property
     def is_stock(self) -> bool:
