@@ -152,15 +152,21 @@ APPARMOR_TYPES = ("RuntimeDefault", "Localhost")
 APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
 
 
-def _apparmor(meta, pod, version) -> list[str]:
+def _profiles_outside(pod, field: str, allowed: tuple[str, ...]) -> list[str]:
+    """Pod and container security-context profiles (seccomp, AppArmor) whose type is not allowed."""
     bad = []
-    profile = _sc(pod).get("appArmorProfile")
-    if profile is not None and profile.get("type") not in APPARMOR_TYPES:
-        bad.append(f"pod sets appArmorProfile.type {profile.get('type')!r}")
+    profile = _sc(pod).get(field)
+    if profile is not None and profile.get("type") not in allowed:
+        bad.append(f"pod sets {field}.type {profile.get('type')!r}")
     for c in containers(pod):
-        profile = _sc(c).get("appArmorProfile")
-        if profile is not None and profile.get("type") not in APPARMOR_TYPES:
-            bad.append(f"container {_name(c)!r} sets appArmorProfile.type {profile.get('type')!r}")
+        profile = _sc(c).get(field)
+        if profile is not None and profile.get("type") not in allowed:
+            bad.append(f"container {_name(c)!r} sets {field}.type {profile.get('type')!r}")
+    return bad
+
+
+def _apparmor(meta, pod, version) -> list[str]:
+    bad = _profiles_outside(pod, "appArmorProfile", APPARMOR_TYPES)
     for key, value in ((meta or {}).get("annotations") or {}).items():
         if key.startswith(APPARMOR_ANNOTATION) and value and value != "runtime/default" and not value.startswith("localhost/"):
             bad.append(f"annotation {key}={value!r}")
@@ -228,14 +234,7 @@ def _seccomp_baseline(meta, pod, version) -> list[str]:
                 if value not in ("runtime/default", "docker/default") and not value.startswith("localhost/"):
                     bad.append(f"annotation {key}={value!r}")
         return bad
-    bad = []
-    profile = _sc(pod).get("seccompProfile")
-    if profile is not None and profile.get("type") not in SECCOMP_TYPES:
-        bad.append(f"pod sets seccompProfile.type {profile.get('type')!r}")
-    for c in containers(pod):
-        profile = _sc(c).get("seccompProfile")
-        if profile is not None and profile.get("type") not in SECCOMP_TYPES:
-            bad.append(f"container {_name(c)!r} sets seccompProfile.type {profile.get('type')!r}")
+    bad = _profiles_outside(pod, "seccompProfile", SECCOMP_TYPES)
     return bad
 
 
