@@ -361,6 +361,8 @@ class _GitSync(_Strict):
     sshKeySecret: Optional[str] = None
     knownHosts: Optional[str] = None
     resources: Optional[_Resources] = None
+    recommendedProbeSetting: Optional[bool] = None
+    livenessProbe: Optional[dict[str, bool]] = None
 
 
 class _Dags(_Strict):
@@ -476,6 +478,10 @@ def _dags(settings: AirflowSettings) -> dict[str, Any]:
         "subPath": dags.sub_path,
         "period": f"{dags.period_seconds}s",
         "resources": settings.resources["git_sync"].as_values(),
+        # git-sync's own liveness endpoint (--http-bind, which the chart sets): a sync loop that stops
+        # gets the container restarted. The chart's announced default; its older probe is dropped.
+        "recommendedProbeSetting": True,
+        "livenessProbe": {"enabled": True},
     }
     if dags.ssh_key_secret:
         git["sshKeySecret"] = dags.ssh_key_secret
