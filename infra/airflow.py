@@ -236,6 +236,10 @@ class AirflowArgs:
     image_tag: str
     """Tag of that image (immutable: a content tag)."""
 
+    image_digest: Optional[str] = None
+    """The digest that tag resolved to in the repository (``sha256:...``), when the image exists:
+    every Airflow container then runs it by digest. None (first deploy, an image from elsewhere): by tag."""
+
     await_release: bool = True
     """Whether Helm waits for the release's pods to be ready. False only when the image cannot exist
     yet (its repository is created by the same update): the pods then start once it is pushed."""
@@ -304,7 +308,7 @@ class Airflow(pulumi.ComponentResource):
                 task_log_bucket=v["bucket"],
                 task_log_group_arn=v["log_group"] or None,
                 role_arns={c: v[c] for c in IRSA_COMPONENTS},
-                image=ImageRef(v["image_repository"], args.image_tag),
+                image=ImageRef(v["image_repository"], args.image_tag, args.image_digest),
                 pod_annotations=args.pod_annotations,
             )
         )

@@ -14,11 +14,17 @@ below, so that nothing depends on a chart default:
 * every pod: ``runAsNonRoot``, seccomp ``RuntimeDefault``; every container: no privilege
   escalation, every capability dropped.
 
-Root file systems stay writable for the containers whose images write outside their volumes
-(Airflow writes under ``AIRFLOW_HOME`` and ``/tmp``, PgBouncer its Unix socket in ``/tmp``, git-sync
-its ``HOME``): making them read-only needs every such path mounted and a run on a real cluster to
-prove it, which ``docs/airflow.md`` lists as a remaining checkov finding. The two exporters (StatsD,
-PgBouncer's) write nothing and get a read-only root file system.
+* every container, init containers and task pods included, has a read-only root file system. What
+  the processes write goes to volumes: ``/tmp`` is an ``emptyDir`` (``TMP_VOLUME``) in every Airflow
+  pod and in git-sync (whose ``HOME`` and gitconfig live there), Airflow's logs go to the chart's
+  ``logs`` volume, git-sync's checkout to the ``dags`` volume; PgBouncer opens no Unix socket
+  (``infra.pgbouncer``). ``tests/e2e`` records every file the real Airflow components write and
+  checks it against these volumes.
+
+The scheduler is the one component whose pod mounts a Kubernetes API token (it launches the task
+pods); the chart mounts it as an explicit projected volume (``serviceAccountTokenVolume``: token, CA,
+namespace, one-hour expiry, refreshed by the kubelet) with the pod's automount off. Service accounts
+of components that never call the API mount none.
 
 ``security_values`` returns the chart values; ``SecurityValues`` is their strict model (the chart's key
 names, ``extra="forbid"``), validated before the values are merged into the rest.
@@ -67,7 +73,49 @@ def pod_context(uid: int, gid: int) -> dict[str, Any]:
     }
 
 
-def container_context(*, read_only_root: bool, uid: Optional[int] = None) -> dict[str, Any]:
+TMP_VOLUME = "tmp"
+TMP_SIZE_LIMIT = "1Gi"
+"""Room for temporary files in each pod (counted against the node's ephemeral storage)."""
+
+
+CHART_LOGS_PATH = "/opt/airflow/logs"
+"""The chart's ``logs`` volume (an emptyDir without log persistence)."""
+
+# Where each Airflow container can write with our values: the /tmp volume, plus the chart's logs
+# volume in the components chart 1.22.0 mounts it in. tests/e2e records what the real components
+# write and checks it against this; make checkov checks the real chart's render provides it.
+WRITABLE_PATHS: dict[str, tuple[str, ...]] = {
+    "scheduler": ("/tmp", CHART_LOGS_PATH),
+    "dagProcessor": ("/tmp", CHART_LOGS_PATH),
+    "triggerer": ("/tmp", CHART_LOGS_PATH),
+    "workers": ("/tmp", CHART_LOGS_PATH),
+    "apiServer": ("/tmp",),
+    "migrateDatabaseJob": ("/tmp",),
+    "createUserJob": ("/tmp",),
+    "waitForMigrations": ("/tmp",),
+}
+# The container names chart 1.22.0 gives them (the pod template's task container is "base").
+CHART_CONTAINERS = {
+    "scheduler": "scheduler",
+    "dag-processor": "dagProcessor",
+    "triggerer": "triggerer",
+    "base": "workers",
+    "api-server": "apiServer",
+    "run-airflow-migrations": "migrateDatabaseJob",
+    "create-user": "createUserJob",
+    "wait-for-airflow-migrations": "waitForMigrations",
+}
+
+
+def tmp_volumes() -> list[dict[str, Any]]:
+    return [{"name": TMP_VOLUME, "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}}]
+
+
+def tmp_mounts() -> list[dict[str, Any]]:
+    return [{"name": TMP_VOLUME, "mountPath": "/tmp"}]
+
+
+def container_context(*, read_only_root: bool = True, uid: Optional[int] = None) -> dict[str, Any]:
     context: dict[str, Any] = {
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
@@ -79,7 +127,7 @@ def container_context(*, read_only_root: bool, uid: Optional[int] = None) -> dic
     return context
 
 
-def _contexts(uid: int, gid: int, *, read_only_root: bool = False) -> dict[str, Any]:
+def _contexts(uid: int, gid: int, *, read_only_root: bool = True) -> dict[str, Any]:
     return {"pod": pod_context(uid, gid), "container": container_context(read_only_root=read_only_root)}
 
 
@@ -96,12 +144,16 @@ def security_values(release_name: str, ui_source_cidrs: Sequence[str] = (), *, g
     """The chart values that make every Airflow pod pass ``restricted`` and turn NetworkPolicies on
     (git-sync's only when DAGs come from git)."""
     airflow = _contexts(AIRFLOW_UID, AIRFLOW_GID)
-    wait = {"securityContexts": {"container": container_context(read_only_root=False)}}
+    wait = {"securityContexts": {"container": container_context()}}
     values: dict[str, Any] = {
         "uid": AIRFLOW_UID,
         "gid": AIRFLOW_GID,
         # Defaults for any Airflow pod the chart adds that has no section of its own here.
-        "securityContexts": {"pod": pod_context(AIRFLOW_UID, AIRFLOW_GID), "containers": container_context(read_only_root=False)},
+        "securityContexts": {"pod": pod_context(AIRFLOW_UID, AIRFLOW_GID), "containers": container_context()},
+        # The chart adds these to every Airflow container (init containers, PgBouncer and the task
+        # pods' template included): the one writable place besides the chart's own volumes.
+        "volumes": tmp_volumes(),
+        "volumeMounts": tmp_mounts(),
         "networkPolicies": {"enabled": True},
     }
     for component in AIRFLOW_COMPONENTS:
@@ -119,11 +171,19 @@ def security_values(release_name: str, ui_source_cidrs: Sequence[str] = (), *, g
         values["dags"] = {
             "gitSync": {
                 "uid": GIT_SYNC_UID,
-                "securityContexts": {"container": container_context(read_only_root=False, uid=GIT_SYNC_UID)},
+                "securityContexts": {"container": container_context(uid=GIT_SYNC_UID)},
+                # git-sync writes its gitconfig under HOME, which is /tmp in its image.
+                "extraVolumeMounts": tmp_mounts(),
             }
         }
     for component in NO_API_TOKEN:
         values[component]["serviceAccount"] = {"automountServiceAccountToken": False}
+    # The scheduler needs the API: the same token, CA and namespace as the automatic mount, as a
+    # volume the pod spec declares (automountServiceAccountToken: false on the pod itself).
+    values["scheduler"]["serviceAccount"] = {
+        "automountServiceAccountToken": False,
+        "serviceAccountTokenVolume": {"enabled": True, "expirationSeconds": 3600},
+    }
     SecurityValues.model_validate(values)
     return values
 
@@ -265,6 +325,15 @@ class _NoToken(_Strict):
     automountServiceAccountToken: Literal[False]
 
 
+class _TokenVolume(_Strict):
+    enabled: Literal[True]
+    expirationSeconds: int = Field(ge=600, le=86400)
+
+
+class _ProjectedToken(_NoToken):
+    serviceAccountTokenVolume: _TokenVolume
+
+
 class _Component(_Strict):
     securityContexts: _Contexts
     serviceAccount: Optional[_NoToken] = None
@@ -287,6 +356,10 @@ class _NetworkPolicy(_Strict):
     ingress: _Ingress
 
 
+class _Scheduler(_Waiting):
+    serviceAccount: Optional[_ProjectedToken] = None  # type: ignore[assignment]
+
+
 class _ApiServer(_Waiting):
     networkPolicy: _NetworkPolicy
 
@@ -300,8 +373,23 @@ class _Statsd(_Component):
     uid: int
 
 
+class _EmptyDir(_Strict):
+    sizeLimit: str
+
+
+class _Volume(_Strict):
+    name: Literal["tmp"]
+    emptyDir: _EmptyDir
+
+
+class _Mount(_Strict):
+    name: Literal["tmp"]
+    mountPath: Literal["/tmp"]
+
+
 class _GitSync(_WithContainer):
     uid: int
+    extraVolumeMounts: list[_Mount] = Field(min_length=1)
 
 
 class _Dags(_Strict):
@@ -318,8 +406,10 @@ class SecurityValues(_Strict):
     uid: int
     gid: int
     securityContexts: _GlobalContexts
+    volumes: list[_Volume] = Field(min_length=1)
+    volumeMounts: list[_Mount] = Field(min_length=1)
     networkPolicies: _Enabled
-    scheduler: _Waiting
+    scheduler: _Scheduler
     apiServer: _ApiServer
     dagProcessor: _Waiting
     triggerer: _Waiting

@@ -114,10 +114,17 @@ class ImageDags:
 
 @dataclass(frozen=True)
 class ImageRef:
-    """An image by repository and tag, e.g. the platform image in the stack's ECR repository."""
+    """An image by repository and tag, e.g. the platform image in the stack's ECR repository, and the
+    digest that tag resolved to when it is known (the stack's own repository holds the image)."""
 
     repository: str
     tag: str
+    digest: Optional[str] = None
+    """``sha256:<64 hex>``: every Airflow container, task pods included, then runs exactly this content."""
+
+    def __post_init__(self) -> None:
+        if self.digest is not None and not re.fullmatch(r"sha256:[0-9a-f]{64}", self.digest):
+            raise ValueError(f"image digest {self.digest!r} of {self.repository}:{self.tag}: expected sha256:<64 hex digits>")
 
 
 @dataclass(frozen=True)
@@ -354,6 +361,8 @@ class _GitSync(_Strict):
     sshKeySecret: Optional[str] = None
     knownHosts: Optional[str] = None
     resources: Optional[_Resources] = None
+    recommendedProbeSetting: Optional[bool] = None
+    livenessProbe: Optional[dict[str, bool]] = None
 
 
 class _Dags(_Strict):
@@ -388,6 +397,7 @@ class ChartValues(_Strict):
 
     defaultAirflowRepository: str
     defaultAirflowTag: str
+    defaultAirflowDigest: Optional[str] = None
     airflowVersion: str
     executor: Literal["KubernetesExecutor"]
     allowPodLaunching: Literal[True]
@@ -468,6 +478,10 @@ def _dags(settings: AirflowSettings) -> dict[str, Any]:
         "subPath": dags.sub_path,
         "period": f"{dags.period_seconds}s",
         "resources": settings.resources["git_sync"].as_values(),
+        # git-sync's own liveness endpoint (--http-bind, which the chart sets): a sync loop that stops
+        # gets the container restarted. The chart's announced default; its older probe is dropped.
+        "recommendedProbeSetting": True,
+        "livenessProbe": {"enabled": True},
     }
     if dags.ssh_key_secret:
         git["sshKeySecret"] = dags.ssh_key_secret
@@ -492,7 +506,9 @@ def pool_plan(settings: AirflowSettings, database_instance_class: str) -> PoolPl
     return plan_pools(database_instance_class, settings.replicas["pgbouncer"], database_clients(settings))
 
 
-def _config(settings: AirflowSettings, task_log_bucket: str, task_log_group_arn: Optional[str] = None) -> dict[str, Any]:
+def _config(
+    settings: AirflowSettings, task_log_bucket: str, task_log_group_arn: Optional[str] = None, image: Optional[ImageRef] = None
+) -> dict[str, Any]:
     prefix = settings.task_log_prefix.strip("/")
     api: dict[str, ConfigValue] = {"workers": settings.api_workers_per_server}
     if settings.api_base_url:
@@ -532,7 +548,13 @@ def _config(settings: AirflowSettings, task_log_bucket: str, task_log_group_arn:
             ),
         },
         "api": api,
-        "kubernetes_executor": {"delete_worker_pods": "True", "delete_worker_pods_on_failure": "False"},
+        "kubernetes_executor": {
+            "delete_worker_pods": "True",
+            "delete_worker_pods_on_failure": "False",
+            # The executor builds the task pod's image as worker_container_repository:worker_container_tag
+            # (the chart sets both from the image values, by tag): a pinned digest rides in the tag.
+            **({"worker_container_tag": f"{image.tag}@{image.digest}"} if image is not None and image.digest else {}),
+        },
         **_metrics_config(settings),
     }
 
@@ -627,6 +649,10 @@ def airflow_values(
         # falls back to these two, not to images.airflow).
         "defaultAirflowRepository": deployed.repository,
         "defaultAirflowTag": deployed.tag,
+        # With the digest the chart's containers run repository@digest (defaultAirflowDigest takes
+        # precedence over the tag) and the KubernetesExecutor's task pods repository:tag@digest
+        # (_config): the tag stays readable, the digest decides what runs.
+        **({"defaultAirflowDigest": deployed.digest} if deployed.digest else {}),
         "airflowVersion": versions.AIRFLOW_VERSION,
         "executor": "KubernetesExecutor",
         # Scheduler launches task pods; tasks (KubernetesJobOperator) launch Jobs (403 without it).
@@ -650,7 +676,7 @@ def airflow_values(
                 "value": json.dumps({"conn_type": "aws", "extra": {"region_name": settings.region}}, sort_keys=True),
             }
         ],
-        "config": _config(settings, task_log_bucket, task_log_group_arn),
+        "config": _config(settings, task_log_bucket, task_log_group_arn, deployed),
         "scheduler": {
             **_ha_component(settings, "scheduler", _irsa(role_arns, "scheduler")),
             "logGroomerSidecar": {"enabled": False},

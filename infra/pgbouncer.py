@@ -200,6 +200,9 @@ def pgbouncer_ini(login: DatabaseLogin, plan: PoolPlan) -> str:
         "pool_mode = transaction",
         f"listen_port = {LISTEN_PORT}",
         "listen_addr = *",
+        # TCP only: no Unix socket (by default one in /tmp), so nothing is written outside the
+        # mounted configuration and the root file system stays read-only.
+        "unix_socket_dir =",
         "auth_type = scram-sha-256",
         "auth_file = /etc/pgbouncer/users.txt",
         f"stats_users = {login.user}",

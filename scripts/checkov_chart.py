@@ -10,7 +10,9 @@ infra/versions.py). Our values are exactly those the stack's offline plan hands 
 their own venv (scripts/checkov/requirements.txt). Prints, for both renders, checkov's failed and
 passed counts and the failure rate (failed / (passed + failed)), then every check that still fails
 with our values, then the Pod Security violations of our render at the level the airflow namespace
-enforces. Exit status 1 when our rate is above half the defaults' or any pod breaks the standard.
+enforces, then any container whose root file system is writable or that lacks a writable volume
+where tests/e2e lets its component write. Exit status 1 when our rate is above half the defaults',
+any pod breaks the standard, or a container fails the root file system check.
 Writes its files under build/checkov/.
 """
 
@@ -31,10 +33,19 @@ RENDER = ROOT / "scripts" / "checkov" / "render_chart.py"
 
 
 def plan_values(stack: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(the values of the Airflow release, the airflow Namespace object) in the stack's offline plan."""
-    from stacks.offline import run_plan
+    """(the values of the Airflow release, the airflow Namespace object) in the stack's offline plan of
+    a steady-state ``up``: the stack's repository holds this checkout's image (so it runs by digest)
+    and the git-sync key exists, as on every ``up`` after the first."""
+    from infra.airflow_image import checkout_tag
+    from stacks.airflow_image import image_repository_name
+    from stacks.environment import PROJECT
+    from stacks.offline import canned, run_plan
 
-    plan = run_plan(stack)
+    steady = {
+        **canned.repositories_found({image_repository_name(PROJECT, stack): [checkout_tag()]}),
+        **canned.secrets_found([f"batch-platform/{stack}/airflow/git-ssh-key"]),
+    }
+    plan = run_plan(stack, invokes=steady)
     release = plan.one("kubernetes:helm.sh/v3:Release", f"{stack}-airflow-release")
     namespace = next(
         r for r in plan.of_type("kubernetes:core/v1:Namespace") if r.inputs["metadata"]["name"] == release.inputs["namespace"]
@@ -92,6 +103,42 @@ def pod_violations(manifest: Path, namespace: dict[str, Any]) -> dict[str, list[
     return {name: [str(v) for v in violations] for name, violations in found.items()}
 
 
+def rendered_pods(manifest: Path) -> list[tuple[str, dict[str, Any]]]:
+    """(owner, pod spec) of every Deployment, StatefulSet and Job, and of the executor's pod template."""
+    import yaml
+
+    pods = []
+    for doc in yaml.safe_load_all(manifest.read_text()):
+        if not isinstance(doc, dict):
+            continue
+        if doc.get("kind") in ("Deployment", "StatefulSet", "Job"):
+            pods.append((f"{doc['kind']}/{doc['metadata']['name']}", doc["spec"]["template"]["spec"]))
+        elif doc.get("kind") == "ConfigMap" and "pod_template_file.yaml" in (doc.get("data") or {}):
+            pods.append(("pod template", yaml.safe_load(doc["data"]["pod_template_file.yaml"])["spec"]))
+    return pods
+
+
+def root_file_system_problems(manifest: Path) -> list[str]:
+    """Containers with a writable root, and Airflow containers without the writable paths the e2e
+    write check allows them (infra.airflow_security.WRITABLE_PATHS): the render must provide them."""
+    from infra.airflow_security import CHART_CONTAINERS, WRITABLE_PATHS
+
+    problems = []
+    for owner, spec in rendered_pods(manifest):
+        for container in spec.get("initContainers", []) + spec.get("containers", []):
+            where = f"{owner} {container['name']}"
+            if not (container.get("securityContext") or {}).get("readOnlyRootFilesystem"):
+                problems.append(f"{where}: root file system not read-only")
+            component = CHART_CONTAINERS.get(container["name"])
+            if component is None:
+                continue
+            writable = {m["mountPath"] for m in container.get("volumeMounts", []) if not m.get("readOnly")}
+            missing = sorted(set(WRITABLE_PATHS[component]) - writable)
+            if missing:
+                problems.append(f"{where}: no writable volume at {', '.join(missing)}")
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="checkov on the Airflow chart: our values against the defaults")
     parser.add_argument("chart", type=Path, help="chart directory (helm pull ... --untar)")
@@ -132,7 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, items in sorted(violations.items()):
         for item in items:
             print(f"  {name}: {item}")
-    if violations or (default_rate and our_rate > default_rate / 2):
+    root_problems = root_file_system_problems(ours)
+    print(f"\nRead-only root file systems and writable volumes of the pods we deploy: {len(root_problems)} problems")
+    for problem in root_problems:
+        print(f"  {problem}")
+    if violations or root_problems or (default_rate and our_rate > default_rate / 2):
         return 1
     return 0
 

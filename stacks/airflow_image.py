@@ -18,7 +18,7 @@ finds images in the repository, checks that this tag is one of them and waits fo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, Optional
 
 import pulumi
 import pulumi_aws as aws
@@ -39,6 +39,9 @@ class AirflowImage:
     """False only on the first deploy into an account (see the module docstring)."""
     own_repository_url: pulumi.Output[str]
     """URL of the stack's ECR repository (stack output ``airflow_image_repository``)."""
+    digest: Optional[str] = None
+    """The digest of ``tag`` in the stack's own repository, read by the same lookup that checks the tag
+    exists; None when the image is not there yet or comes from another repository (pulled by tag)."""
 
 
 def image_repository_name(project: str, stack: str) -> str:
@@ -50,17 +53,23 @@ def image_repository_name(project: str, stack: str) -> str:
     return name
 
 
-def image_tags(image_ids: Iterable[Any]) -> set[str]:
-    """The tags in a getImages answer (untagged images have none)."""
-    tags = set()
+def image_digests(image_ids: Iterable[Any]) -> dict[str, str]:
+    """Each tag of a getImages answer and its digest (untagged images have no tag)."""
+    digests: dict[str, str] = {}
     for image in image_ids or []:
         if isinstance(image, dict):
             tag = image.get("image_tag") or image.get("imageTag")
+            digest = image.get("image_digest") or image.get("imageDigest")
         else:
-            tag = getattr(image, "image_tag", None)
+            tag, digest = getattr(image, "image_tag", None), getattr(image, "image_digest", None)
         if tag:
-            tags.add(tag)
-    return tags
+            digests[tag] = digest or ""
+    return digests
+
+
+def image_tags(image_ids: Iterable[Any]) -> set[str]:
+    """The tags in a getImages answer (untagged images have none)."""
+    return set(image_digests(image_ids))
 
 
 def missing_image_problem(stack: str, repository: str, tag: str, *, explicit: bool) -> Problem:
@@ -137,7 +146,7 @@ def build_airflow_image(config: StackConfig, stack: str, *, project: str, aws_pr
             f"STACK={stack}; the pods start once it exists."
         )
         return AirflowImage(repository.url, tag, False, repository.url)
-    found = image_tags(aws.ecr.get_images(repository_name=name, opts=pulumi.InvokeOptions(provider=aws_provider)).image_ids)
+    found = image_digests(aws.ecr.get_images(repository_name=name, opts=pulumi.InvokeOptions(provider=aws_provider)).image_ids)
     if not found:
         # Every completed deploy required an image in this repository, so an empty one means the first
         # deploy has not completed yet (it failed after creating the repository): same as the first.
@@ -151,4 +160,4 @@ def build_airflow_image(config: StackConfig, stack: str, *, project: str, aws_pr
         raise StackConfigError(
             f"Pulumi.{stack}.yaml", [missing_image_problem(stack, name, tag, explicit=wanted.tag is not None)]
         )
-    return AirflowImage(repository.url, tag, True, repository.url)
+    return AirflowImage(repository.url, tag, True, repository.url, digest=found[tag] or None)

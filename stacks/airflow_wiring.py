@@ -254,6 +254,7 @@ def build_airflow(
             task_log_group_arn=task_log_group.arn if task_log_group else None,
             image_repository=image.repository,
             image_tag=image.tag,
+            image_digest=image.digest,
             await_release=await_release,
             ui=ui_settings(config),
             git_ssh_key=git_key.value if git_key is not None else None,

@@ -180,6 +180,20 @@ def component_environment(
     return env
 
 
+def write_airflow_cfg(home: Path, deployed: Deployed) -> Path:
+    """``airflow.cfg`` in ``home`` from the chart's ``config`` sections, as the chart mounts it (read-only)
+    at ``/opt/airflow/airflow.cfg``; the environment still sets the same options and the local differences."""
+    from configparser import ConfigParser
+
+    config = ConfigParser(interpolation=None)
+    for section, options in deployed.config.items():
+        config[section] = {key: _cfg_value(value) for key, value in options.items()}
+    path = home / "airflow.cfg"
+    with path.open("w") as handle:
+        config.write(handle)
+    return path
+
+
 def image_layout(parent: Path) -> tuple[Path, Path]:
     """What the platform image holds, laid out here: its Airflow home (``/opt/airflow`` with the
     plugins the Dockerfile copies there) and a site directory with the DAG library pip-installed as

@@ -24,6 +24,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from infra.airflow_values import SLACK_CONNECTION_ID, SMTP_CONNECTION_ID
+from tests.e2e.writes import write_audit_env
 from tests.e2e.airflow_stack import (
     REPO_ROOT,
     TASK_LOG_BUCKET,
@@ -35,6 +36,7 @@ from tests.e2e.airflow_stack import (
     deployed_values,
     json_request,
     lay_out_checkout,
+    write_airflow_cfg,
 )
 from tests.e2e.servers import (  # noqa: I001
     PostgresServer,
@@ -217,9 +219,14 @@ def e2e():
         postgres = PostgresServer.start()
         stoppers.append(postgres.stop)
         home, site = image_layout(work / "image")
+        # The official base image creates both (its Dockerfile: mkdir -pv ${AIRFLOW_HOME}/dags .../logs).
+        for directory in ("dags", "logs"):
+            (home / directory).mkdir(exist_ok=True)
         secrets = Secrets(fernet_key=Fernet.generate_key().decode())
         api_port = free_port()
-        extra = {"KUBECONFIG": str(kubeconfig), "SSL_CERT_FILE": str(cert)}
+        extra = {"KUBECONFIG": str(kubeconfig), "SSL_CERT_FILE": str(cert), **write_audit_env(work, site)}
+        # The chart mounts its rendered airflow.cfg: without one Airflow would write a default there.
+        write_airflow_cfg(home, deployed)
         env = component_environment(
             deployed, home=home, checkout=checkout, database_url=postgres.url(), api_port=api_port,
             aws_endpoint=endpoint, secrets=secrets, image_site=site, extra=extra,

@@ -110,9 +110,37 @@ def test_users_match_the_images(values):
 def test_only_components_that_call_the_kubernetes_api_mount_its_token(values):
     for component in ("dagProcessor", "migrateDatabaseJob", "createUserJob", "pgbouncer", "statsd"):
         assert values[component]["serviceAccount"]["automountServiceAccountToken"] is False, component
-    for component in ("scheduler", "apiServer", "triggerer"):
+    for component in ("apiServer", "triggerer"):
         assert "automountServiceAccountToken" not in values[component]["serviceAccount"], component
     assert "automountServiceAccountToken" not in values["workers"]["kubernetes"]["serviceAccount"]
+    # The scheduler keeps its token, as a volume its pod declares (chart: serviceAccountTokenVolume).
+    scheduler = values["scheduler"]["serviceAccount"]
+    assert scheduler["automountServiceAccountToken"] is False
+    assert scheduler["serviceAccountTokenVolume"] == {"enabled": True, "expirationSeconds": 3600}
+
+
+def test_every_container_has_a_read_only_root_and_a_writable_tmp(values):
+    for component, containers in COMPONENT_CONTAINERS.items():
+        for container in containers:
+            assert container_context(values, component, container)["readOnlyRootFilesystem"] is True, (component, container)
+    assert values["securityContexts"]["containers"]["readOnlyRootFilesystem"] is True
+    # The chart gives every Airflow container the top-level volumes and mounts; git-sync its own.
+    assert values["volumes"] == [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}]
+    assert values["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    assert values["dags"]["gitSync"]["extraVolumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+
+
+def test_a_writable_root_or_a_tmp_elsewhere_is_refused_by_the_model():
+    good = sec.security_values("airflow")
+    for path, value in ((("volumeMounts", 0, "mountPath"), "/var/tmp"), (("volumes", 0, "name"), "scratch")):
+        broken = copy.deepcopy(good)
+        broken[path[0]][path[1]][path[2]] = value
+        with pytest.raises(ValueError):
+            sec.SecurityValues.model_validate(broken)
+    broken = copy.deepcopy(good)
+    broken["scheduler"]["serviceAccount"]["serviceAccountTokenVolume"]["expirationSeconds"] = 60
+    with pytest.raises(ValueError):
+        sec.SecurityValues.model_validate(broken)
 
 
 def test_network_policies_are_on_and_the_api_server_admits_airflow_pods_and_the_vpc(values, tier):
@@ -137,19 +165,21 @@ def test_security_values_are_validated_and_merged_without_overwriting():
 
 def test_the_chart_values_model_still_checks_the_rest(values):
     """The security values are merged after ChartValues validated everything else."""
-    rest = {k: v for k, v in values.items() if k not in ("uid", "gid", "securityContexts", "networkPolicies")}
+    rest = {k: v for k, v in values.items()
+            if k not in ("uid", "gid", "securityContexts", "networkPolicies", "volumes", "volumeMounts")}
     for key in list(rest):
         if isinstance(rest[key], dict):
             rest[key] = {k: v for k, v in rest[key].items()
                          if k not in ("securityContexts", "waitForMigrations", "networkPolicy", "uid")}
             if isinstance(rest[key].get("serviceAccount"), dict):
                 rest[key]["serviceAccount"] = {
-                    k: v for k, v in rest[key]["serviceAccount"].items() if k != "automountServiceAccountToken"
+                    k: v for k, v in rest[key]["serviceAccount"].items()
+                    if k not in ("automountServiceAccountToken", "serviceAccountTokenVolume")
                 }
     rest["pgbouncer"]["metricsExporterSidecar"] = {
         k: v for k, v in rest["pgbouncer"]["metricsExporterSidecar"].items() if k != "securityContexts"
     }
-    rest["dags"]["gitSync"] = {k: v for k, v in rest["dags"]["gitSync"].items() if k not in ("securityContexts", "uid")}
+    rest["dags"]["gitSync"] = {k: v for k, v in rest["dags"]["gitSync"].items() if k not in ("securityContexts", "uid", "extraVolumeMounts")}
     for key in ("workers", "migrateDatabaseJob", "createUserJob", "statsd"):
         assert "securityContexts" not in rest[key]
     ChartValues.model_validate(rest)

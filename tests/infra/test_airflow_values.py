@@ -331,3 +331,37 @@ def test_an_image_keeps_airflows_default_plugins_folder():
         baked, pool_plan(baked, "db.m7g.large"), task_log_bucket="b", role_arns=ROLE_ARNS, image=IMAGE
     )
     assert "plugins_folder" not in values["config"]["core"]
+
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+def test_a_known_digest_pins_every_airflow_container_and_the_task_pods(monkeypatch):
+    settings = airflow_settings(load_stack_file(stack_file("prod")))
+    pinned = ImageRef(IMAGE.repository, IMAGE.tag, DIGEST)
+    values = airflow_values(
+        settings, pool_plan(settings, "db.m7g.large"), task_log_bucket="b", role_arns=ROLE_ARNS, image=pinned
+    )
+    # The chart's own containers: defaultAirflowDigest takes precedence over the tag.
+    assert (values["defaultAirflowRepository"], values["defaultAirflowTag"], values["defaultAirflowDigest"]) == (
+        IMAGE.repository, IMAGE.tag, DIGEST,
+    )
+    # Task pods: the provider's own KubeConfig builds their image from the two executor options (the
+    # chart renders worker_container_repository from defaultAirflowRepository; the tag is ours).
+    from airflow.providers.cncf.kubernetes.kube_config import KubeConfig
+
+    executor = values["config"]["kubernetes_executor"]
+    monkeypatch.setenv("AIRFLOW__KUBERNETES_EXECUTOR__WORKER_CONTAINER_REPOSITORY", values["defaultAirflowRepository"])
+    monkeypatch.setenv("AIRFLOW__KUBERNETES_EXECUTOR__WORKER_CONTAINER_TAG", executor["worker_container_tag"])
+    assert KubeConfig().kube_image == f"{IMAGE.repository}:{IMAGE.tag}@{DIGEST}"
+
+
+def test_without_a_digest_the_image_goes_by_tag(prod):
+    assert "defaultAirflowDigest" not in prod
+    assert "worker_container_tag" not in prod["config"]["kubernetes_executor"]
+
+
+@pytest.mark.parametrize("digest", ["sha256:abc", "md5:" + "ab" * 16, "sha256:" + "AB" * 32, ""])
+def test_a_malformed_digest_is_refused(digest):
+    with pytest.raises(ValueError, match="expected sha256:<64 hex digits>"):
+        ImageRef(IMAGE.repository, IMAGE.tag, digest)

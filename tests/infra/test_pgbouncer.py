@@ -119,6 +119,17 @@ def test_ini_pools_the_rds_database_over_tls():
     assert "pw" not in ini
 
 
+def test_ini_opens_no_unix_socket_so_the_root_file_system_can_be_read_only():
+    """PgBouncer's default unix_socket_dir is /tmp; empty disables the socket (the exporter uses TCP)."""
+    import configparser
+
+    login = pgbouncer.DatabaseLogin("airflow", "pw", "db.internal", 5432, "airflow")
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(pgbouncer.pgbouncer_ini(login, plan_pools("db.m7g.large", replicas=2, clients=PROD_CLIENTS)))
+    assert parser["pgbouncer"]["unix_socket_dir"] == ""
+    assert "@127.0.0.1:" in pgbouncer.stats_connection(login)
+
+
 def test_users_file_escapes_quotes():
     login = pgbouncer.DatabaseLogin('ai"r', 'p"w', "h", 5432, "d")
     assert pgbouncer.pgbouncer_users(login) == '"ai""r" "p""w"\n'

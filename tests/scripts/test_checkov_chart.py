@@ -69,3 +69,39 @@ def test_refuses_a_directory_that_is_not_a_chart(tmp_path, capsys):
     (tmp_path / "Chart.yaml").write_text("apiVersion: v2\nname: x\nversion: 0.1.0\n")
     assert checkov_chart.main([str(tmp_path), "--checkov-venv", str(tmp_path / "none")]) == 2
     assert "make checkov" in capsys.readouterr().err
+
+
+def test_the_values_are_those_of_a_steady_state_up(prod_values):
+    """The image exists in the stack's repository (every up after the first): it runs by digest."""
+    values, _ = prod_values
+    assert values["defaultAirflowDigest"].startswith("sha256:")
+    assert values["config"]["kubernetes_executor"]["worker_container_tag"].endswith("@" + values["defaultAirflowDigest"])
+
+
+def test_root_file_system_check_of_a_render(tmp_path):
+    read_only = {"readOnlyRootFilesystem": True}
+    tmp = {"name": "tmp", "mountPath": "/tmp"}
+    logs = {"name": "logs", "mountPath": "/opt/airflow/logs"}
+    template = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "t"},
+                "spec": {"containers": [{"name": "base", "securityContext": read_only, "volumeMounts": [tmp]}]}}
+    documents = [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "scheduler"}, "spec": {"template": {"spec": {
+            "initContainers": [{"name": "wait-for-airflow-migrations", "securityContext": read_only, "volumeMounts": [tmp]}],
+            "containers": [{"name": "scheduler", "securityContext": read_only, "volumeMounts": [tmp, logs]},
+                           {"name": "sidecar", "securityContext": {}}],
+        }}}},
+        {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "create-user"}, "spec": {"template": {"spec": {
+            "containers": [{"name": "create-user", "securityContext": read_only,
+                            "volumeMounts": [dict(tmp, readOnly=True)]}],
+        }}}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "pod-template"},
+         "data": {"pod_template_file.yaml": yaml.safe_dump(template)}},
+    ]
+    manifest = tmp_path / "rendered.yaml"
+    manifest.write_text(yaml.safe_dump_all(documents))
+    assert checkov_chart.root_file_system_problems(manifest) == [
+        "Deployment/scheduler sidecar: root file system not read-only",
+        "Job/create-user create-user: no writable volume at /tmp",
+        # The task pods write their logs before the upload: the template must mount the logs volume.
+        "pod template base: no writable volume at /opt/airflow/logs",
+    ]

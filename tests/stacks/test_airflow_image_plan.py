@@ -12,7 +12,7 @@ import yaml
 
 from infra import versions
 from infra.airflow_image import checkout_tag
-from stacks.airflow_image import build_airflow_image, image_repository_name, image_tags
+from stacks.airflow_image import build_airflow_image, image_digests, image_repository_name, image_tags
 from stacks.cli import main
 from stacks.config import StackConfigError, load_from_pulumi, stack_file, validate
 from stacks.environment import PROJECT, build_environment
@@ -125,6 +125,26 @@ def test_an_existing_repository_is_adopted_and_the_release_waits(prod_with_image
     assert lookup.args["repositoryName"] == "batch-platform/prod/airflow"
 
 
+def test_an_existing_image_runs_by_the_digest_the_lookup_answered(prod_with_image):
+    """The digest comes from the getImages answer (the same lookup that checks the tag exists): the
+    chart's containers run repository@digest, the executor's task pods repository:tag@digest."""
+    answer = pushed("prod", "3.2.2-000000000000", checkout_tag())["aws:ecr/getImages:getImages"](
+        {"repositoryName": "batch-platform/prod/airflow"}, "eu-west-1"
+    )
+    digest = image_digests(answer["imageIds"])[checkout_tag()]
+    values = airflow_release(prod_with_image).inputs["values"]
+    assert values["defaultAirflowDigest"] == digest
+    assert values["defaultAirflowDigest"] != image_digests(answer["imageIds"])["3.2.2-000000000000"]
+    assert values["config"]["kubernetes_executor"]["worker_container_tag"] == f"{checkout_tag()}@{digest}"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_a_first_deploy_pulls_by_tag_as_no_digest_exists_yet(stack, dev_plan, prod_plan):
+    values = airflow_release({"dev": dev_plan, "prod": prod_plan}[stack]).inputs["values"]
+    assert "defaultAirflowDigest" not in values
+    assert "worker_container_tag" not in values["config"]["kubernetes_executor"]
+
+
 def test_an_image_not_pushed_fails_before_anything_else_is_registered():
     config_values = {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw_config("prod").items()}
     errors = []
@@ -205,6 +225,16 @@ def test_image_tags_reads_both_shapes_and_skips_untagged():
         "a", "b", "c",
     }
     assert image_tags(None) == set()
+
+
+def test_image_digests_pairs_each_tag_with_its_digest():
+    class Image:
+        def __init__(self, tag, digest):
+            self.image_tag, self.image_digest = tag, digest
+
+    ids = [{"imageTag": "a", "imageDigest": "sha256:1"}, {"image_tag": "b", "image_digest": "sha256:2"},
+           Image("c", "sha256:3"), Image(None, "sha256:4"), {"imageDigest": "sha256:5"}]
+    assert image_digests(ids) == {"a": "sha256:1", "b": "sha256:2", "c": "sha256:3"}
 
 
 def test_repository_name_of_a_stack_must_be_valid():
