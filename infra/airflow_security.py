@@ -21,10 +21,11 @@ below, so that nothing depends on a chart default:
   (``infra.pgbouncer``). ``tests/e2e`` records every file the real Airflow components write and
   checks it against these volumes.
 
-The scheduler is the one component whose pod mounts a Kubernetes API token (it launches the task
-pods); the chart mounts it as an explicit projected volume (``serviceAccountTokenVolume``: token, CA,
-namespace, one-hour expiry, refreshed by the kubelet) with the pod's automount off. Service accounts
-of components that never call the API mount none.
+Kubernetes API tokens: the service accounts of components that never call the API mount none
+(``NO_API_TOKEN``). The scheduler (it launches the task pods) gets its token as the explicit projected
+volume the chart offers for it alone (``serviceAccountTokenVolume``: token, CA, namespace, one-hour
+expiry refreshed by the kubelet) with the pod's automount off; the API server (pod logs), the
+triggerer (it watches the batch Jobs) and the task pods keep the automatic mount.
 
 ``security_values`` returns the chart values; ``SecurityValues`` is their strict model (the chart's key
 names, ``extra="forbid"``), validated before the values are merged into the rest.

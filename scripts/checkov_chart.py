@@ -12,7 +12,8 @@ passed counts and the failure rate (failed / (passed + failed)), then every chec
 with our values, then the Pod Security violations of our render at the level the airflow namespace
 enforces, then any container whose root file system is writable or that lacks a writable volume
 where tests/e2e lets its component write. Exit status 1 when our rate is above half the defaults',
-any pod breaks the standard, or a container fails the root file system check.
+any pod breaks the standard, a container fails the root file system check, or the task pods'
+service account is not rendered as the values ask (once, IRSA-annotated, bound to launch Jobs).
 Writes its files under build/checkov/.
 """
 
@@ -139,6 +140,34 @@ def root_file_system_problems(manifest: Path) -> list[str]:
     return problems
 
 
+def worker_account_problems(manifest: Path, values: dict[str, Any]) -> list[str]:
+    """The task pods' service account as the values ask for it (docs/known-limitations.md): rendered
+    once, with the IRSA annotation, named by the pod template, and allowed to launch the batch Jobs."""
+    import yaml
+
+    account = values["workers"]["kubernetes"]["serviceAccount"]
+    docs = [d for d in yaml.safe_load_all(manifest.read_text()) if isinstance(d, dict)]
+    problems = []
+    accounts = [d for d in docs if d.get("kind") == "ServiceAccount" and d["metadata"]["name"] == account["name"]]
+    if len(accounts) != 1:
+        problems.append(f"ServiceAccount/{account['name']}: rendered {len(accounts)} times, expected once")
+    for found in accounts:
+        annotations = found["metadata"].get("annotations") or {}
+        for key, value in (account.get("annotations") or {}).items():
+            if annotations.get(key) != value:
+                problems.append(f"ServiceAccount/{account['name']}: annotation {key} is {annotations.get(key)!r}, expected {value!r}")
+    templates = [name_and_spec for name_and_spec in rendered_pods(manifest) if name_and_spec[0] == "pod template"]
+    for _, spec in templates:
+        if spec.get("serviceAccountName") != account["name"]:
+            problems.append(f"pod template: serviceAccountName {spec.get('serviceAccountName')!r}, expected {account['name']!r}")
+    if not templates:
+        problems.append("no KubernetesExecutor pod template rendered")
+    launchers = [d for d in docs if d.get("kind") == "RoleBinding" and d["roleRef"]["name"].endswith("job-launcher-role")]
+    if not any(s.get("name") == account["name"] for d in launchers for s in d.get("subjects") or []):
+        problems.append(f"ServiceAccount/{account['name']}: not bound to the job launcher role (task pods launch Jobs)")
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="checkov on the Airflow chart: our values against the defaults")
     parser.add_argument("chart", type=Path, help="chart directory (helm pull ... --untar)")
@@ -183,7 +212,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nRead-only root file systems and writable volumes of the pods we deploy: {len(root_problems)} problems")
     for problem in root_problems:
         print(f"  {problem}")
-    if violations or root_problems or (default_rate and our_rate > default_rate / 2):
+    account_problems = worker_account_problems(ours, values)
+    print(f"\nThe task pods' service account: {len(account_problems)} problems")
+    for problem in account_problems:
+        print(f"  {problem}")
+    if violations or root_problems or account_problems or (default_rate and our_rate > default_rate / 2):
         return 1
     return 0
 

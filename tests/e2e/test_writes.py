@@ -12,14 +12,27 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from tests.e2e.conftest import CANARY_DAG
+from tests.e2e.test_journeys import _run_path, _trigger, _wait_run
 from tests.e2e.writes import AUDIT_VARIABLE, Write, component_of, in_container, read_writes, violations
 
 
-def test_the_wait_for_migrations_command_runs_under_the_recorder_too(e2e):
+@pytest.fixture(scope="module")
+def exercised(e2e):
+    """What this module needs recorded even when it runs alone: a task run, its log read back through
+    the API, and the wait-for-migrations command (the init container of the components)."""
+    run_id = _trigger(e2e, CANARY_DAG)
+    assert _wait_run(e2e, CANARY_DAG, run_id)["state"] == "success"
+    tasks = e2e.api("GET", f"{_run_path(CANARY_DAG, run_id)}/taskInstances")["task_instances"]
+    for task in tasks:
+        e2e.api("GET", f"{_run_path(CANARY_DAG, run_id)}/taskInstances/{task['task_id']}/logs/1?full_content=true")
     e2e.airflow.run("db", "check-migrations", "--migration-wait-timeout", "60")
+    return run_id
 
 
-def test_every_component_writes_only_to_its_writable_volumes(e2e):
+def test_every_component_writes_only_to_its_writable_volumes(e2e, exercised):
     directory = Path(e2e.airflow.env[AUDIT_VARIABLE])
     writes = read_writes(directory, home=e2e.airflow.home, tmp=Path(e2e.airflow.env["TMPDIR"]))
     components = {w.component for w in writes}

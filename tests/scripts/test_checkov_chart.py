@@ -105,3 +105,30 @@ def test_root_file_system_check_of_a_render(tmp_path):
         # The task pods write their logs before the upload: the template must mount the logs volume.
         "pod template base: no writable volume at /opt/airflow/logs",
     ]
+
+
+def test_worker_account_check_of_a_render(tmp_path):
+    values = {"workers": {"kubernetes": {"serviceAccount": {
+        "name": "airflow-worker", "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/w"}}}}}
+    account = {"apiVersion": "v1", "kind": "ServiceAccount",
+               "metadata": {"name": "airflow-worker", "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::1:role/w"}}}
+    template = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "t"},
+                "spec": {"serviceAccountName": "airflow-worker", "containers": [{"name": "base"}]}}
+    binding = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "b"},
+               "roleRef": {"kind": "Role", "name": "airflow-job-launcher-role"},
+               "subjects": [{"kind": "ServiceAccount", "name": "airflow-worker"}]}
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "pod-template"},
+                  "data": {"pod_template_file.yaml": yaml.safe_dump(template)}}
+    manifest = tmp_path / "rendered.yaml"
+    manifest.write_text(yaml.safe_dump_all([account, config_map, binding]))
+    assert checkov_chart.worker_account_problems(manifest, values) == []
+    # A chart that renders no such account (apache/airflow#66598 describes one), a template naming
+    # another account, nothing bound.
+    template["spec"]["serviceAccountName"] = "airflow-worker-default"
+    config_map["data"]["pod_template_file.yaml"] = yaml.safe_dump(template)
+    manifest.write_text(yaml.safe_dump_all([config_map]))
+    assert checkov_chart.worker_account_problems(manifest, values) == [
+        "ServiceAccount/airflow-worker: rendered 0 times, expected once",
+        "pod template: serviceAccountName 'airflow-worker-default', expected 'airflow-worker'",
+        "ServiceAccount/airflow-worker: not bound to the job launcher role (task pods launch Jobs)",
+    ]

@@ -148,11 +148,21 @@ def test_b_the_retry_completes_adopts_what_was_made_and_says_what_is_missing(sta
 def test_c_the_second_up_only_starts_waiting_for_the_release(first, second):
     """Lookups now answer "exists" (cluster, creator tag, node groups, secrets, repository, image): none
     of them changes what is registered; only the release, whose image and key now exist, waits (and
-    its pods carry the key's version, so they restart with the key)."""
+    its pods carry the key's version, so they restart with the key), and its image, which has a
+    digest now, runs by that digest (the digest the image lookup answered)."""
     comparison = compare_documents(document(first), document(second))
     assert (comparison.added, comparison.removed) == ([], [])
     inputs = {(r.name, c.path, c.old, c.new) for r in comparison.changed for c in r.inputs}
+    [lookup] = [i for i in second.invokes if i.token == "aws:ecr/getImages:getImages"]
+    repository = lookup.args["repositoryName"]
+    answer = world_after(first, image_pushed=True, git_key_set=True)["aws:ecr/getImages:getImages"](
+        {"repositoryName": repository}, "eu-west-1"
+    )
+    [digest] = [i["imageDigest"] for i in answer["imageIds"] if i["imageTag"] == checkout_tag()]
     assert inputs == {
+        (f"{first.stack}-airflow-release", "values.defaultAirflowDigest", None, digest),
+        (f"{first.stack}-airflow-release", "values.config.kubernetes_executor.worker_container_tag", None,
+         f"{checkout_tag()}@{digest}"),
         (f"{first.stack}-airflow-release", "skipAwait", True, False),
         (
             f"{first.stack}-airflow-release",
