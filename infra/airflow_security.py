@@ -94,6 +94,7 @@ WRITABLE_PATHS: dict[str, tuple[str, ...]] = {
     "migrateDatabaseJob": ("/tmp",),
     "createUserJob": ("/tmp",),
     "waitForMigrations": ("/tmp",),
+    "gitSync": ("/tmp", "/git"),
 }
 # The container names chart 1.22.0 gives them (the pod template's task container is "base").
 CHART_CONTAINERS = {
@@ -105,15 +106,24 @@ CHART_CONTAINERS = {
     "run-airflow-migrations": "migrateDatabaseJob",
     "create-user": "createUserJob",
     "wait-for-airflow-migrations": "waitForMigrations",
+    "git-sync": "gitSync",
+    "git-sync-init": "gitSync",
 }
 
 
-def tmp_volumes() -> list[dict[str, Any]]:
-    return [{"name": TMP_VOLUME, "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}}]
+GIT_SYNC_TMP_VOLUME = "git-sync-tmp"
+"""git-sync's own /tmp: its HOME, where its gitconfig lives. Not shared with the Airflow containers of
+the pod (an emptyDir is world-writable): DAG code must not be able to change git-sync's git config."""
+# The pods with a git-sync container (its init container in the task pods' template).
+GIT_SYNC_PODS = ("dagProcessor", "triggerer")
 
 
-def tmp_mounts() -> list[dict[str, Any]]:
-    return [{"name": TMP_VOLUME, "mountPath": "/tmp"}]
+def tmp_volumes(name: str = TMP_VOLUME) -> list[dict[str, Any]]:
+    return [{"name": name, "emptyDir": {"sizeLimit": TMP_SIZE_LIMIT}}]
+
+
+def tmp_mounts(name: str = TMP_VOLUME) -> list[dict[str, Any]]:
+    return [{"name": name, "mountPath": "/tmp"}]
 
 
 def container_context(*, read_only_root: bool = True, uid: Optional[int] = None) -> dict[str, Any]:
@@ -173,10 +183,13 @@ def security_values(release_name: str, ui_source_cidrs: Sequence[str] = (), *, g
             "gitSync": {
                 "uid": GIT_SYNC_UID,
                 "securityContexts": {"container": container_context(uid=GIT_SYNC_UID)},
-                # git-sync writes its gitconfig under HOME, which is /tmp in its image.
-                "extraVolumeMounts": tmp_mounts(),
+                # git-sync writes its gitconfig under HOME, which is /tmp in its image: its own volume.
+                "extraVolumeMounts": tmp_mounts(GIT_SYNC_TMP_VOLUME),
             }
         }
+        for component in GIT_SYNC_PODS:
+            values[component]["extraVolumes"] = tmp_volumes(GIT_SYNC_TMP_VOLUME)
+        values["workers"]["kubernetes"] = {"extraVolumes": tmp_volumes(GIT_SYNC_TMP_VOLUME)}
     for component in NO_API_TOKEN:
         values[component]["serviceAccount"] = {"automountServiceAccountToken": False}
     # The scheduler needs the API: the same token, CA and namespace as the automatic mount, as a
@@ -338,6 +351,11 @@ class _ProjectedToken(_NoToken):
 class _Component(_Strict):
     securityContexts: _Contexts
     serviceAccount: Optional[_NoToken] = None
+    extraVolumes: Optional[list[_GitSyncVolume]] = None
+
+
+class _Workers(_Component):
+    kubernetes: Optional[_GitSyncVolumes] = None
 
 
 class _Waiting(_Component):
@@ -388,9 +406,23 @@ class _Mount(_Strict):
     mountPath: Literal["/tmp"]
 
 
+class _GitSyncVolume(_Strict):
+    name: Literal["git-sync-tmp"]
+    emptyDir: _EmptyDir
+
+
+class _GitSyncMount(_Strict):
+    name: Literal["git-sync-tmp"]
+    mountPath: Literal["/tmp"]
+
+
+class _GitSyncVolumes(_Strict):
+    extraVolumes: list[_GitSyncVolume] = Field(min_length=1)
+
+
 class _GitSync(_WithContainer):
     uid: int
-    extraVolumeMounts: list[_Mount] = Field(min_length=1)
+    extraVolumeMounts: list[_GitSyncMount] = Field(min_length=1)
 
 
 class _Dags(_Strict):
@@ -414,7 +446,7 @@ class SecurityValues(_Strict):
     apiServer: _ApiServer
     dagProcessor: _Waiting
     triggerer: _Waiting
-    workers: _Component
+    workers: _Workers
     migrateDatabaseJob: _Component
     createUserJob: _Component
     pgbouncer: _Pgbouncer

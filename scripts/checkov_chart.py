@@ -114,19 +114,32 @@ def rendered_pods(manifest: Path) -> list[tuple[str, dict[str, Any]]]:
             continue
         if doc.get("kind") in ("Deployment", "StatefulSet", "Job"):
             pods.append((f"{doc['kind']}/{doc['metadata']['name']}", doc["spec"]["template"]["spec"]))
+        elif doc.get("kind") == "CronJob":
+            pods.append((f"CronJob/{doc['metadata']['name']}", doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]))
         elif doc.get("kind") == "ConfigMap" and "pod_template_file.yaml" in (doc.get("data") or {}):
             pods.append(("pod template", yaml.safe_load(doc["data"]["pod_template_file.yaml"])["spec"]))
     return pods
 
 
 def root_file_system_problems(manifest: Path) -> list[str]:
-    """Containers with a writable root, and Airflow containers without the writable paths the e2e
-    write check allows them (infra.airflow_security.WRITABLE_PATHS): the render must provide them."""
+    """Containers with a writable root; Airflow and git-sync containers without the writable paths
+    infra.airflow_security.WRITABLE_PATHS gives them (the e2e write check allows those); and a writable
+    volume git-sync shares with another container (its HOME holds its git config)."""
     from infra.airflow_security import CHART_CONTAINERS, WRITABLE_PATHS
 
     problems = []
     for owner, spec in rendered_pods(manifest):
-        for container in spec.get("initContainers", []) + spec.get("containers", []):
+        containers = spec.get("initContainers", []) + spec.get("containers", [])
+
+        def writable_volumes(container: dict[str, Any]) -> set[str]:
+            return {m["name"] for m in container.get("volumeMounts", []) if not m.get("readOnly")}
+
+        for git_sync in (c for c in containers if CHART_CONTAINERS.get(c["name"]) == "gitSync"):
+            for other in containers:
+                shared = writable_volumes(git_sync) & writable_volumes(other)
+                if CHART_CONTAINERS.get(other["name"]) != "gitSync" and shared:
+                    problems.append(f"{owner} {git_sync['name']}: shares its writable volume {', '.join(sorted(shared))} with {other['name']}")
+        for container in containers:
             where = f"{owner} {container['name']}"
             if not (container.get("securityContext") or {}).get("readOnlyRootFilesystem"):
                 problems.append(f"{where}: root file system not read-only")

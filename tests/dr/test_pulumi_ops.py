@@ -162,7 +162,17 @@ def _interrupt_once_on(marker: str):
     return lines, on_output
 
 
-def test_ctrl_c_cancels_the_cli_gracefully_and_waits_for_it(cli):
+@pytest.fixture
+def terminal_ctrl_c():
+    """Ctrl-C as in a terminal: Python's KeyboardInterrupt handler for SIGINT. A shell starts background
+    jobs (``make test &``) with SIGINT ignored, and Python then installs no handler: without this the
+    test's SIGINT would be dropped and the test would depend on how the suite was launched."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_cancels_the_cli_gracefully_and_waits_for_it(cli, terminal_ctrl_c):
     cli.update(inflight={"seconds": 60, "resource": PENDING_DB})
     lines, on_output = _interrupt_once_on("creating")
     with pytest.raises(PulumiInterrupted) as caught:

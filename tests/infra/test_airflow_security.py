@@ -127,7 +127,11 @@ def test_every_container_has_a_read_only_root_and_a_writable_tmp(values):
     # The chart gives every Airflow container the top-level volumes and mounts; git-sync its own.
     assert values["volumes"] == [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}]
     assert values["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
-    assert values["dags"]["gitSync"]["extraVolumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    # git-sync gets a /tmp of its own in each pod it runs in (its HOME: no Airflow container shares it).
+    assert values["dags"]["gitSync"]["extraVolumeMounts"] == [{"name": "git-sync-tmp", "mountPath": "/tmp"}]
+    own = [{"name": "git-sync-tmp", "emptyDir": {"sizeLimit": "1Gi"}}]
+    assert values["dagProcessor"]["extraVolumes"] == values["triggerer"]["extraVolumes"] == own
+    assert values["workers"]["kubernetes"]["extraVolumes"] == own
 
 
 def test_a_writable_root_or_a_tmp_elsewhere_is_refused_by_the_model():
@@ -170,7 +174,7 @@ def test_the_chart_values_model_still_checks_the_rest(values):
     for key in list(rest):
         if isinstance(rest[key], dict):
             rest[key] = {k: v for k, v in rest[key].items()
-                         if k not in ("securityContexts", "waitForMigrations", "networkPolicy", "uid")}
+                         if k not in ("securityContexts", "waitForMigrations", "networkPolicy", "uid", "extraVolumes")}
             if isinstance(rest[key].get("serviceAccount"), dict):
                 rest[key]["serviceAccount"] = {
                     k: v for k, v in rest[key]["serviceAccount"].items()
@@ -180,6 +184,7 @@ def test_the_chart_values_model_still_checks_the_rest(values):
         k: v for k, v in rest["pgbouncer"]["metricsExporterSidecar"].items() if k != "securityContexts"
     }
     rest["dags"]["gitSync"] = {k: v for k, v in rest["dags"]["gitSync"].items() if k not in ("securityContexts", "uid", "extraVolumeMounts")}
+    rest["workers"]["kubernetes"] = {k: v for k, v in rest["workers"]["kubernetes"].items() if k != "extraVolumes"}
     for key in ("workers", "migrateDatabaseJob", "createUserJob", "statsd"):
         assert "securityContexts" not in rest[key]
     ChartValues.model_validate(rest)

@@ -84,7 +84,25 @@ def test_root_file_system_check_of_a_render(tmp_path):
     logs = {"name": "logs", "mountPath": "/opt/airflow/logs"}
     template = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "t"},
                 "spec": {"containers": [{"name": "base", "securityContext": read_only, "volumeMounts": [tmp]}]}}
+    dags = {"name": "dags", "mountPath": "/git"}
+    git_sync_tmp = {"name": "git-sync-tmp", "mountPath": "/tmp"}
     documents = [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "dag-processor"}, "spec": {"template": {"spec": {
+            "containers": [
+                {"name": "dag-processor", "securityContext": read_only,
+                 "volumeMounts": [tmp, logs, {"name": "dags", "mountPath": "/opt/airflow/dags", "readOnly": True}]},
+                {"name": "git-sync", "securityContext": read_only, "volumeMounts": [dags, git_sync_tmp]},
+            ],
+        }}}},
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "triggerer"}, "spec": {"template": {"spec": {
+            "containers": [
+                {"name": "triggerer", "securityContext": read_only, "volumeMounts": [tmp, logs]},
+                {"name": "git-sync", "securityContext": read_only, "volumeMounts": [dags, tmp]},
+            ],
+        }}}},
+        {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "cleanup"}, "spec": {"jobTemplate": {"spec": {
+            "template": {"spec": {"containers": [{"name": "airflow-cleanup-pods", "securityContext": {}}]}},
+        }}}},
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "scheduler"}, "spec": {"template": {"spec": {
             "initContainers": [{"name": "wait-for-airflow-migrations", "securityContext": read_only, "volumeMounts": [tmp]}],
             "containers": [{"name": "scheduler", "securityContext": read_only, "volumeMounts": [tmp, logs]},
@@ -100,6 +118,9 @@ def test_root_file_system_check_of_a_render(tmp_path):
     manifest = tmp_path / "rendered.yaml"
     manifest.write_text(yaml.safe_dump_all(documents))
     assert checkov_chart.root_file_system_problems(manifest) == [
+        # git-sync sharing the Airflow container's /tmp (its HOME), not the DAG checkout it writes.
+        "Deployment/triggerer git-sync: shares its writable volume tmp with triggerer",
+        "CronJob/cleanup airflow-cleanup-pods: root file system not read-only",
         "Deployment/scheduler sidecar: root file system not read-only",
         "Job/create-user create-user: no writable volume at /tmp",
         # The task pods write their logs before the upload: the template must mount the logs volume.
