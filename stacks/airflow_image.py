@@ -19,6 +19,7 @@ that this tag is one of them, pins its digest and waits for the release.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
@@ -45,6 +46,10 @@ class AirflowImage:
     digest: Optional[str] = None
     """The digest of ``tag`` in the stack's own repository, read by the same lookup that checks the tag
     exists; None when the image is not there yet or comes from another repository (pulled by tag)."""
+
+
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+"""The digests ECR gives images (infra.airflow_values.ImageRef accepts these only)."""
 
 
 def image_repository_name(project: str, stack: str) -> str:
@@ -165,4 +170,8 @@ def build_airflow_image(config: StackConfig, stack: str, *, project: str, aws_pr
         raise StackConfigError(
             f"Pulumi.{stack}.yaml", [missing_image_problem(stack, name, tag, explicit=wanted.tag is not None)]
         )
-    return AirflowImage(repository.url, tag, True, repository.url, digest=found[tag] or None)
+    digest = found[tag] or None
+    if digest is not None and not DIGEST.fullmatch(digest):
+        pulumi.log.warn(f"the image {tag} in {name} has the digest {digest!r}, not sha256:<64 hex digits>: deployed by tag")
+        digest = None
+    return AirflowImage(repository.url, tag, True, repository.url, digest=digest)
