@@ -241,8 +241,14 @@ class AirflowArgs:
     every Airflow container then runs it by digest. None (first deploy, an image from elsewhere): by tag."""
 
     await_release: bool = True
-    """Whether Helm waits for the release's pods to be ready. False only when the image cannot exist
-    yet (its repository is created by the same update): the pods then start once it is pushed."""
+    """Whether Helm waits for the release's pods to be ready. False when the image cannot exist yet
+    (``image_available``) or git-sync's deploy key has no value yet."""
+
+    image_available: bool = True
+    """False when the image cannot exist yet (its repository is created by the same update, or holds
+    nothing: a first deploy not completed). The release then has no migration and create-user Jobs:
+    the next update, the first to find the image, creates them with the image pinned by digest (a Job
+    created now could not be changed to it; Kubernetes refuses a change to a Job's pod template)."""
 
     ui: UiSettings = field(default_factory=UiSettings)
     """UI exposure. Default: no load balancer."""
@@ -310,6 +316,7 @@ class Airflow(pulumi.ComponentResource):
                 role_arns={c: v[c] for c in IRSA_COMPONENTS},
                 image=ImageRef(v["image_repository"], args.image_tag, args.image_digest),
                 pod_annotations=args.pod_annotations,
+                image_available=args.image_available,
             )
         )
         self.release = k8s.helm.v3.Release(

@@ -304,7 +304,7 @@ class _DefaultUser(_Strict):
 
 
 class _CreateUserJob(_Strict):
-    enabled: Literal[True]
+    enabled: bool  # False only while the image cannot exist (airflow_values' image_available)
     useHelmHooks: Literal[False]
     applyCustomEnv: Literal[False]
     args: list[str]
@@ -317,7 +317,7 @@ class _CreateUserJob(_Strict):
 
 
 class _MigrateDatabaseJob(_Strict):
-    enabled: Literal[True]
+    enabled: bool  # False only while the image cannot exist (airflow_values' image_available)
     useHelmHooks: Literal[False]
     applyCustomEnv: Literal[False]
     resources: _Resources
@@ -478,8 +478,9 @@ def _dags(settings: AirflowSettings) -> dict[str, Any]:
         "subPath": dags.sub_path,
         "period": f"{dags.period_seconds}s",
         "resources": settings.resources["git_sync"].as_values(),
-        # git-sync's own liveness endpoint (--http-bind, which the chart sets): a sync loop that stops
-        # gets the container restarted. The chart's announced default; its older probe is dropped.
+        # git-sync's own liveness endpoint (--http-bind, which the chart sets), the chart's announced
+        # default. In git-sync 4.4 it reports healthy once the first sync succeeded, and stays so; a
+        # later failed sync ends the container instead (the chart's maxFailures: 0).
         "recommendedProbeSetting": True,
         "livenessProbe": {"enabled": True},
     }
@@ -629,11 +630,15 @@ def airflow_values(
     role_arns: Mapping[str, str],
     image: ImageRef,
     pod_annotations: Mapping[str, str] | None = None,
+    image_available: bool = True,
 ) -> dict[str, Any]:
     """The chart values for ``settings``, PgBouncer pools ``plan``, the task-log bucket name,
     ``role_arns`` (each IRSA component to its IAM role ARN) and the platform ``image`` (its
     repository URL): the last three exist only at deploy time. ``pod_annotations`` go on every
     Airflow pod (``airflowPodAnnotations``): a change rolls them, e.g. when a mounted key changes.
+    ``image_available`` False (the image's repository is created by this very update): the chart's
+    migration and create-user Jobs are left out. A Job's pod template cannot change once it exists,
+    and the next update, the first that finds the image, pins its digest: it creates them instead.
 
     Raises pydantic.ValidationError when the result does not match ``ChartValues`` (a bug here,
     caught by the tests before anything deploys).
@@ -716,9 +721,9 @@ def airflow_values(
                 }
             },
         },
-        "createUserJob": _create_user_job(settings),
+        "createUserJob": {**_create_user_job(settings), "enabled": image_available},
         "migrateDatabaseJob": {
-            "enabled": True,
+            "enabled": image_available,
             # Hooks would deadlock a waiting install: pods wait for migrations that a post-install
             # hook would only start after the pods are ready.
             "useHelmHooks": False,

@@ -9,14 +9,17 @@ times out after 20 minutes.
 
 The first deploy into an account is the one case where the image cannot exist yet: its repository is
 created by that same update. The release is then installed without waiting for ready pods (Helm's
-wait would only time out); ``make image`` pushes the tag and the pods start by themselves. A retry of
-a first deploy that failed after creating the repository finds it *empty*, which no completed deploy
-leaves behind (each one needed an image there), and is treated the same way. Every later update
-finds images in the repository, checks that this tag is one of them and waits for the release.
+wait would only time out) and without the chart's migration and create-user Jobs (``AirflowArgs.
+image_available``); ``make image`` pushes the tag, and the next ``pulumi up`` creates the Jobs, runs
+every pod by the image's digest and waits for the release. A retry of a first deploy that failed after
+creating the repository finds it *empty*, which no completed deploy leaves behind (each one needed an
+image there), and is treated the same way. Every later update finds images in the repository, checks
+that this tag is one of them, pins its digest and waits for the release.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
@@ -36,12 +39,17 @@ class AirflowImage:
     """Repository the release pulls from: the stack's repository URL, or ``airflow.image.repository``."""
     tag: str
     await_release: bool
-    """False only on the first deploy into an account (see the module docstring)."""
+    """False only on the first deploy into an account (see the module docstring): the image cannot be
+    there yet, so the release neither waits nor creates its Jobs (``AirflowArgs.image_available``)."""
     own_repository_url: pulumi.Output[str]
     """URL of the stack's ECR repository (stack output ``airflow_image_repository``)."""
     digest: Optional[str] = None
     """The digest of ``tag`` in the stack's own repository, read by the same lookup that checks the tag
     exists; None when the image is not there yet or comes from another repository (pulled by tag)."""
+
+
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+"""The digests ECR gives images (infra.airflow_values.ImageRef accepts these only)."""
 
 
 def image_repository_name(project: str, stack: str) -> str:
@@ -142,8 +150,9 @@ def build_airflow_image(config: StackConfig, stack: str, *, project: str, aws_pr
     if not repository.adopted:
         pulumi.log.warn(
             f"the ECR repository {name} is created by this update, so it cannot hold the image {tag} yet: the "
-            f"Airflow release is installed without waiting for its pods. Push the image with make image "
-            f"STACK={stack}; the pods start once it exists."
+            f"Airflow release is installed without waiting for its pods and without its database migration "
+            f"and admin user Jobs. Push the image with make image STACK={stack}, then run pulumi up again: "
+            "it creates the Jobs, runs the image by its digest and waits for Airflow."
         )
         return AirflowImage(repository.url, tag, False, repository.url)
     found = image_digests(aws.ecr.get_images(repository_name=name, opts=pulumi.InvokeOptions(provider=aws_provider)).image_ids)
@@ -152,12 +161,17 @@ def build_airflow_image(config: StackConfig, stack: str, *, project: str, aws_pr
         # deploy has not completed yet (it failed after creating the repository): same as the first.
         pulumi.log.warn(
             f"the ECR repository {name} holds no image yet (the first deploy has not completed): the Airflow "
-            f"release is installed without waiting for its pods. Still missing: the image {tag}; push it with "
-            f"make image STACK={stack}; the pods start once it exists."
+            f"release is installed without waiting for its pods and without its database migration and admin "
+            f"user Jobs. Still missing: the image {tag}; push it with make image STACK={stack}, then run pulumi "
+            "up again: it creates the Jobs, runs the image by its digest and waits for Airflow."
         )
         return AirflowImage(repository.url, tag, False, repository.url)
     if tag not in found:
         raise StackConfigError(
             f"Pulumi.{stack}.yaml", [missing_image_problem(stack, name, tag, explicit=wanted.tag is not None)]
         )
-    return AirflowImage(repository.url, tag, True, repository.url, digest=found[tag] or None)
+    digest = found[tag] or None
+    if digest is not None and not DIGEST.fullmatch(digest):
+        pulumi.log.warn(f"the image {tag} in {name} has the digest {digest!r}, not sha256:<64 hex digits>: deployed by tag")
+        digest = None
+    return AirflowImage(repository.url, tag, True, repository.url, digest=digest)

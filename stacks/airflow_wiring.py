@@ -256,6 +256,7 @@ def build_airflow(
             image_tag=image.tag,
             image_digest=image.digest,
             await_release=await_release,
+            image_available=image.await_release,
             ui=ui_settings(config),
             git_ssh_key=git_key.value if git_key is not None else None,
             # The chart mounts the key with subPath, which running containers never refresh: a new

@@ -76,7 +76,7 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
     # One entry per type (a second one would replace the first): the Airflow and autoscaler releases.
     "kubernetes:helm.sh/v3:Release": (
         "chart", "version", "namespace", "values.executor", "values.airflowVersion", "values.defaultAirflowTag",
-        "values.image.tag", "skipAwait",
+        "values.defaultAirflowDigest", "values.migrateDatabaseJob.enabled", "values.image.tag", "skipAwait",
     ),
     "aws:ecr/repository:Repository": (
         "name", "imageTagMutability", "imageScanningConfiguration.scanOnPush", "encryptionConfigurations.0.encryptionType",

@@ -24,7 +24,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from infra.airflow_values import SLACK_CONNECTION_ID, SMTP_CONNECTION_ID
-from tests.e2e.writes import write_audit_env
+from tests.e2e.writes import record_image_directories, write_audit_env
 from tests.e2e.airflow_stack import (
     REPO_ROOT,
     TASK_LOG_BUCKET,
@@ -222,6 +222,9 @@ def e2e():
         # The official base image creates both (its Dockerfile: mkdir -pv ${AIRFLOW_HOME}/dags .../logs).
         for directory in ("dags", "logs"):
             (home / directory).mkdir(exist_ok=True)
+        # The image's directories, before any component ran: a component's mkdir of one of them is no
+        # write, but each container has its own root, so one another component created does not count.
+        record_image_directories(home, work)
         secrets = Secrets(fernet_key=Fernet.generate_key().decode())
         api_port = free_port()
         extra = {"KUBECONFIG": str(kubeconfig), "SSL_CERT_FILE": str(cert), **write_audit_env(work, site)}

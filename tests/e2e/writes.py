@@ -34,6 +34,19 @@ def write_audit_env(work: Path, site: Path) -> dict[str, str]:
     }
 
 
+IMAGE_DIRECTORIES = "image-directories.json"
+
+
+def record_image_directories(home: Path, work: Path) -> None:
+    """Note the directories of the laid-out image home (``/opt/airflow``) before anything runs."""
+    directories = sorted(str(PurePosixPath("/opt/airflow") / p.relative_to(home)) for p in home.rglob("*") if p.is_dir())
+    (work / IMAGE_DIRECTORIES).write_text(json.dumps(["/opt/airflow", *directories]))
+
+
+def image_directories(work: Path) -> frozenset[str]:
+    return frozenset(json.loads((work / IMAGE_DIRECTORIES).read_text()))
+
+
 @dataclass(frozen=True)
 class Write:
     component: str
@@ -77,11 +90,21 @@ def read_writes(directory: Path, *, home: Path, tmp: Path) -> list[Write]:
     return writes
 
 
-def violations(writes: Iterable[Write], writable: Mapping[str, tuple[str, ...]] = WRITABLE_PATHS) -> list[Write]:
+def violations(
+    writes: Iterable[Write],
+    writable: Mapping[str, tuple[str, ...]] = WRITABLE_PATHS,
+    image_directories: frozenset[str] = frozenset(),
+) -> list[Write]:
+    """The writes outside the component's writable volumes. A mkdir of a directory that existed is no
+    write; under ``/opt/airflow`` it must have existed in the image (``image_directories``), not
+    because another component (another container) made it."""
+
     def allowed(write: Write) -> bool:
         path = PurePosixPath(write.path)
         if write.event == "os.mkdir" and write.existed:
-            return True
+            in_home = path == PurePosixPath("/opt/airflow") or PurePosixPath("/opt/airflow") in path.parents
+            if not in_home or write.path in image_directories:
+                return True
         if "__pycache__" in path.parts:
             # Bytecode caches: CPython skips writing them when it cannot (read-only root included).
             return True

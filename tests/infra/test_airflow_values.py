@@ -365,3 +365,16 @@ def test_without_a_digest_the_image_goes_by_tag(prod):
 def test_a_malformed_digest_is_refused(digest):
     with pytest.raises(ValueError, match="expected sha256:<64 hex digits>"):
         ImageRef(IMAGE.repository, IMAGE.tag, digest)
+
+
+def test_without_the_image_the_chart_jobs_are_left_out_until_it_exists():
+    """A Job's pod template cannot change once created: the Jobs wait for the update that pins the digest."""
+    settings = airflow_settings(load_stack_file(stack_file("dev")))
+    kwargs = dict(task_log_bucket="b", role_arns=ROLE_ARNS, image=IMAGE)
+    first = airflow_values(settings, pool_plan(settings, "db.t4g.medium"), image_available=False, **kwargs)
+    assert first["migrateDatabaseJob"]["enabled"] is False and first["createUserJob"]["enabled"] is False
+    later = airflow_values(settings, pool_plan(settings, "db.t4g.medium"), **kwargs)
+    assert later["migrateDatabaseJob"]["enabled"] is True and later["createUserJob"]["enabled"] is True
+    # Nothing else differs: the Jobs' own settings are there, ready for the next update.
+    first["migrateDatabaseJob"]["enabled"] = first["createUserJob"]["enabled"] = True
+    assert first == later

@@ -283,3 +283,16 @@ def test_image_tag_refuses_a_stack_deploying_another_repository(tmp_path, capsys
         '  - Pulumi.dev.yaml: airflow.image.repository = "apache/airflow": make image pushes to the stack\'s own ECR '
         "repository only; this stack deploys an image built elsewhere"
     )
+
+
+def test_an_unexpected_digest_falls_back_to_the_tag_with_a_warning():
+    invokes = pushed("prod", "3.2.2-0123456789ab")
+    answer = invokes["aws:ecr/getImages:getImages"]
+
+    def odd(args, region):
+        found = answer(args, region)
+        return {**found, "imageIds": [{**i, "imageDigest": "sha512:abc"} for i in found["imageIds"]]}
+
+    plan = image_only("prod", {"tag": "3.2.2-0123456789ab"}, invokes={**invokes, "aws:ecr/getImages:getImages": odd})
+    assert plan.outputs["await"] is True
+    assert any("has the digest 'sha512:abc'" in w and "deployed by tag" in w for w in plan.warnings)

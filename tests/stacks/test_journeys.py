@@ -148,8 +148,9 @@ def test_b_the_retry_completes_adopts_what_was_made_and_says_what_is_missing(sta
 def test_c_the_second_up_only_starts_waiting_for_the_release(first, second):
     """Lookups now answer "exists" (cluster, creator tag, node groups, secrets, repository, image): none
     of them changes what is registered; only the release, whose image and key now exist, waits (and
-    its pods carry the key's version, so they restart with the key), and its image, which has a
-    digest now, runs by that digest (the digest the image lookup answered)."""
+    its pods carry the key's version, so they restart with the key), its image, which has a digest
+    now, runs by that digest (the digest the image lookup answered), and its migration and create-user
+    Jobs, left out while the image could not exist, are created."""
     comparison = compare_documents(document(first), document(second))
     assert (comparison.added, comparison.removed) == ([], [])
     inputs = {(r.name, c.path, c.old, c.new) for r in comparison.changed for c in r.inputs}
@@ -164,6 +165,10 @@ def test_c_the_second_up_only_starts_waiting_for_the_release(first, second):
         (f"{first.stack}-airflow-release", "values.config.kubernetes_executor.worker_container_tag", None,
          f"{checkout_tag()}@{digest}"),
         (f"{first.stack}-airflow-release", "skipAwait", True, False),
+        # The chart's Jobs are created now, by digest: created by the first up, they would have been
+        # Jobs whose pod template this update changes, which Kubernetes refuses.
+        (f"{first.stack}-airflow-release", "values.migrateDatabaseJob.enabled", False, True),
+        (f"{first.stack}-airflow-release", "values.createUserJob.enabled", False, True),
         (
             f"{first.stack}-airflow-release",
             "values.airflowPodAnnotations.batch-platform/git-ssh-key-version",
