@@ -38,7 +38,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from infra.log_groups import service_log_group
+from infra.log_groups import ServiceLogGroup, service_log_groups
 from infra.versions import POSTGRES_MAJOR_VERSION, RDS_CA_CERT_IDENTIFIER, SUPPORTED_POSTGRES_MAJOR_VERSIONS
 
 POSTGRES_PORT = 5432
@@ -348,16 +348,21 @@ class Database(pulumi.ComponentResource):
             opts=child,
         )
 
-        log_groups = [
-            service_log_group(
-                f"{name}-log-{kind}",
-                name=f"/aws/rds/instance/{args.identifier}/{kind}",
-                retention_in_days=args.log_retention_days,
-                tags=tags(f"log-{kind}"),
-                parent=self,
-            )
-            for kind in LOG_EXPORTS
-        ]
+        # RDS writes each export to /aws/rds/instance/<identifier>/<log>: one lookup for them all.
+        log_prefix = f"/aws/rds/instance/{args.identifier}/"
+        log_groups = service_log_groups(
+            [
+                ServiceLogGroup(
+                    resource_name=f"{name}-log-{kind}",
+                    name=f"{log_prefix}{kind}",
+                    retention_in_days=args.log_retention_days,
+                    tags=tags(f"log-{kind}"),
+                )
+                for kind in LOG_EXPORTS
+            ],
+            lookup_prefix=log_prefix,
+            parent=self,
+        )
 
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
         monitoring_role = aws.iam.Role(

@@ -36,7 +36,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.irsa import irsa_role
-from infra.log_groups import service_log_group
+from infra.log_groups import ServiceLogGroup, service_log_groups
 
 ADDON_NAME = "amazon-cloudwatch-observability"
 ADDON_NAMESPACE = "amazon-cloudwatch"
@@ -57,10 +57,15 @@ STATSD_INTERVAL_SECONDS = 60
 """Collect and aggregate each minute: one data point per metric and minute (the alarms' resolution)."""
 
 
+def log_group_prefix(cluster_name: str) -> str:
+    """What the names of a cluster's Container Insights log groups start with (one lookup for all)."""
+    return f"/aws/containerinsights/{cluster_name}/"
+
+
 def log_group_name(cluster_name: str, kind: str) -> str:
     if kind not in LOG_GROUP_KINDS:
         raise ValueError(f"unknown Container Insights log group {kind!r}: expected one of {LOG_GROUP_KINDS}")
-    return f"/aws/containerinsights/{cluster_name}/{kind}"
+    return f"{log_group_prefix(cluster_name)}{kind}"
 
 
 def agent_configuration(metrics_namespace: str) -> dict[str, Any]:
@@ -241,16 +246,19 @@ class Observability(pulumi.ComponentResource):
         problems = addon_configuration_problems(configuration)
         if problems:
             raise ValueError(f"{ADDON_NAME} configuration values: " + "; ".join(problems))
-        groups = [
-            service_log_group(
-                f"{name}-{kind}",
-                name=log_group_name(args.cluster_name, kind),
-                retention_in_days=args.retention_days[kind],
-                tags={"Name": log_group_name(args.cluster_name, kind), "durable": "true", **args.tags},
-                parent=self,
-            )
-            for kind in LOG_GROUP_KINDS
-        ]
+        groups = service_log_groups(
+            [
+                ServiceLogGroup(
+                    resource_name=f"{name}-{kind}",
+                    name=log_group_name(args.cluster_name, kind),
+                    retention_in_days=args.retention_days[kind],
+                    tags={"Name": log_group_name(args.cluster_name, kind), "durable": "true", **args.tags},
+                )
+                for kind in LOG_GROUP_KINDS
+            ],
+            lookup_prefix=log_group_prefix(args.cluster_name),
+            parent=self,
+        )
         invoke = pulumi.InvokeOutputOptions(parent=self)
         identity = aws.get_caller_identity_output(opts=invoke)
         partition = aws.get_partition_output(opts=invoke)

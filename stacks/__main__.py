@@ -4,4 +4,4 @@ import sys
 
 from stacks.cli import main
 
-sys.exit(main())
+sys.exit(main(own_process=True))

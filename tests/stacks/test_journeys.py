@@ -338,6 +338,27 @@ def test_e_the_recreate_registers_what_the_stack_had(second, recreate):
     assert (comparison.added, comparison.removed) == ([], [])
 
 
+def test_e_a_recreate_adopts_only_the_log_groups_still_there(stack, second):
+    """After the destroy someone deleted some retained log groups (one of the four Container Insights
+    groups kept, one of the two RDS exports) and made one of their own under the cluster's prefix: the
+    recreate adopts exactly the groups that exist, creates the others, and leaves the stranger alone."""
+    insights = f"/aws/containerinsights/batch-platform-{stack}/"
+    rds = f"/aws/rds/instance/batch-platform-{stack}-airflow/"
+    kept = [f"{insights}host", f"{rds}upgrade", f"/aws/vpc/{stack}-network/flow-logs"]
+    world = {
+        **world_after(second, caller=CI, cluster=False),
+        **canned.log_groups_found([*kept, f"{insights}prometheus", f"{insights}application-archive"]),
+    }
+    recreate = run_plan(stack, invokes=world)
+    groups = {r.input("name"): r.options["importId"] for r in recreate.of_type("aws:cloudwatch/logGroup:LogGroup")}
+    assert {name for name, imported in groups.items() if imported} == set(kept)
+    assert all(imported in (None, name) for name, imported in groups.items())
+    assert f"{insights}application" in groups and f"{rds}postgresql" in groups
+    assert f"{insights}prometheus" not in groups
+    comparison = compare_documents(document(second), document(recreate))
+    assert (comparison.added, comparison.removed) == ([], [])
+
+
 def test_a_zone_impaired_during_an_aws_event_does_not_move_the_subnets(second):
     """A later run while AWS reports a zone's state as impaired: the zone lookup must answer as before."""
     healthy = canned.INVOKES["aws:index/getAvailabilityZones:getAvailabilityZones"]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pulumi
@@ -148,6 +151,27 @@ def test_plan_command_prints_valid_json(capsys):
     assert main(["plan", "prod", "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["totals"]["aws:ec2/subnet:Subnet"] == 9
+
+
+def test_the_plan_in_its_own_process_prints_what_the_in_process_command_prints(capsys):
+    """``python -m stacks plan`` runs without the cyclic collector (speed); the plan must not change."""
+    assert main(["plan", "dev", "--json"]) == 0
+    in_process = capsys.readouterr().out
+    own = subprocess.run(
+        [sys.executable, "-m", "stacks", "plan", "dev", "--json"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True
+    )
+    assert own.stderr == ""
+    assert own.stdout == in_process
+
+
+def test_the_in_process_command_leaves_the_garbage_collector_as_it_was(capsys):
+    # Only the command's own process turns the collector off: a caller (the tests) keeps it.
+    assert gc.isenabled()
+    frozen = gc.get_freeze_count()
+    assert main(["plan", "dev", "--json"]) == 0
+    capsys.readouterr()
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == frozen
 
 
 def test_unknown_stack_exits_2_naming_the_stacks_that_exist(capsys):
