@@ -72,6 +72,11 @@ def component_of(argv: list[str]) -> str:
     return "unknown: " + " ".join(argv)
 
 
+def _under(path: PurePosixPath, root: str) -> bool:
+    """``path`` is ``root`` or inside it."""
+    return path == PurePosixPath(root) or PurePosixPath(root) in path.parents
+
+
 def in_container(path: str, *, home: Path, tmp: Path) -> str:
     local = Path(path)
     for root, mounted in ((home, "/opt/airflow"), (tmp, "/tmp")):
@@ -102,14 +107,13 @@ def violations(
     def allowed(write: Write) -> bool:
         path = PurePosixPath(write.path)
         if write.event == "os.mkdir" and write.existed:
-            in_home = path == PurePosixPath("/opt/airflow") or PurePosixPath("/opt/airflow") in path.parents
-            if not in_home or write.path in image_directories:
+            if not _under(path, "/opt/airflow") or write.path in image_directories:
                 return True
         if "__pycache__" in path.parts:
             # Bytecode caches: CPython skips writing them when it cannot (read-only root included).
             return True
-        if any(path == PurePosixPath(k) or PurePosixPath(k) in path.parents for k in KERNEL_FILESYSTEMS):
+        if any(_under(path, k) for k in KERNEL_FILESYSTEMS):
             return True
-        return any(path == PurePosixPath(w) or PurePosixPath(w) in path.parents for w in writable.get(write.component, ()))
+        return any(_under(path, w) for w in writable.get(write.component, ()))
 
     return sorted({w for w in writes if not allowed(w)}, key=lambda w: (w.component, w.path))
